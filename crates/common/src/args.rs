@@ -1,0 +1,48 @@
+//! Command-line flags shared by every service binary, flattened into each service's own `Config`.
+
+use std::time::Duration;
+
+/// Flags every MOP service accepts. Each has an environment fallback, because in Kubernetes
+/// configuration arrives only through the environment.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    /// Log line format: `json` (one JSON object per line, for collectors) or `pretty` (for humans).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+
+    /// How long in-flight work may take to finish after SIGTERM/SIGINT before the process exits anyway
+    /// (e.g. `10s`, `500ms`).
+    #[arg(long, env = "SHUTDOWN_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line: what log collectors (and Loki) want.
+    Json,
+    /// Human-readable, coloured when stdout is a terminal.
+    Pretty,
+}
+
+/// Parses a human duration such as `10s`, `250ms` or `1m 30s`, for clap `value_parser`s.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("invalid duration {s:?}: {e} (try e.g. `10s` or `500ms`)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_human_units() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert!(
+            parse_duration("ten")
+                .unwrap_err()
+                .contains("invalid duration")
+        );
+    }
+}
