@@ -14,7 +14,9 @@ async fn main() -> anyhow::Result<()> {
     let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:8091".into());
     // The same bytes catalog returns for product 42 with the default seed.
     let store = catalog::Store::seeded(1000, 42);
-    let product = store.get(42).ok_or_else(|| anyhow::anyhow!("seeded store lacks product 42"))?;
+    let product = store
+        .get(42)
+        .ok_or_else(|| anyhow::anyhow!("seeded store lacks product 42"))?;
     let body: Arc<str> = serde_json::to_string(&catalog::http::ProductBody::from(product))?.into();
     let app = Router::new().route(
         "/products/{id}",
