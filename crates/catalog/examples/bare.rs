@@ -17,7 +17,8 @@ async fn main() -> anyhow::Result<()> {
     let product = store
         .get(42)
         .ok_or_else(|| anyhow::anyhow!("seeded store lacks product 42"))?;
-    let body: Arc<str> = serde_json::to_string(&catalog::http::ProductBody::from(product))?.into();
+    let body: Arc<str> =
+        serde_json::to_string(&catalog::http::ProductBody::from(&*product))?.into();
     let app = Router::new().route(
         "/products/{id}",
         get(move |Path(_id): Path<u64>| {

@@ -4,7 +4,7 @@
 //! no `.await` inside, and because `replace` must check the ETag and write in one atomic step.
 
 use std::collections::BTreeMap;
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::domain::{Category, NewProduct, Product};
 
@@ -30,7 +30,7 @@ pub struct Filter {
 /// One page of results plus the total number of matches.
 #[derive(Debug, Clone)]
 pub struct Page {
-    pub items: Vec<Product>,
+    pub items: Vec<Arc<Product>>,
     pub total: u64,
 }
 
@@ -47,7 +47,8 @@ struct Inner {
 
 #[derive(Debug)]
 struct Entry {
-    product: Product,
+    /// Shared, so a read hands out a reference count instead of copying strings.
+    product: Arc<Product>,
     /// Lower-cased name and description, computed once per write instead of once per search.
     haystack: String,
 }
@@ -55,7 +56,10 @@ struct Entry {
 impl Entry {
     fn new(product: Product) -> Self {
         let haystack = format!("{}\n{}", product.name, product.description).to_lowercase();
-        Self { product, haystack }
+        Self {
+            product: Arc::new(product),
+            haystack,
+        }
     }
 
     fn matches(&self, f: &Filter) -> bool {
@@ -82,8 +86,8 @@ impl Store {
         }
     }
 
-    pub fn get(&self, id: u64) -> Option<Product> {
-        self.read().entries.get(&id).map(|e| e.product.clone())
+    pub fn get(&self, id: u64) -> Option<Arc<Product>> {
+        self.read().entries.get(&id).map(|e| Arc::clone(&e.product))
     }
 
     /// Products in id order, skipping `offset`, at most `limit`.
@@ -98,19 +102,20 @@ impl Store {
         let mut items = Vec::new();
         for entry in inner.entries.values().filter(|e| e.matches(filter)) {
             if total >= offset && (items.len() as u64) < limit {
-                items.push(entry.product.clone());
+                items.push(Arc::clone(&entry.product));
             }
             total += 1;
         }
         Page { items, total }
     }
 
-    pub fn create(&self, new: NewProduct) -> Product {
+    pub fn create(&self, new: NewProduct) -> Arc<Product> {
         let mut inner = self.write();
         let id = inner.next_id;
         inner.next_id += 1;
-        let product = with_fields(id, 1, new);
-        inner.entries.insert(id, Entry::new(product.clone()));
+        let entry = Entry::new(with_fields(id, 1, new));
+        let product = Arc::clone(&entry.product);
+        inner.entries.insert(id, entry);
         product
     }
 
@@ -121,7 +126,7 @@ impl Store {
         id: u64,
         new: NewProduct,
         precondition: impl FnOnce(&Product) -> bool,
-    ) -> Result<Product, StoreError> {
+    ) -> Result<Arc<Product>, StoreError> {
         let mut inner = self.write();
         let entry = inner.entries.get_mut(&id).ok_or(StoreError::NotFound(id))?;
         if !precondition(&entry.product) {
@@ -129,9 +134,8 @@ impl Store {
                 current: entry.product.etag(),
             });
         }
-        let product = with_fields(id, entry.product.version + 1, new);
-        *entry = Entry::new(product.clone());
-        Ok(product)
+        *entry = Entry::new(with_fields(id, entry.product.version + 1, new));
+        Ok(Arc::clone(&entry.product))
     }
 
     /// Deletes product `id` if `precondition` accepts its current state.

@@ -39,9 +39,6 @@ pub const ROUTES: &[&str] = &[
     "/ready",
 ];
 
-/// Routes exempt from the rate limit and from the layer-error responses in the document.
-const PROBES: &[&str] = &["/health", "/ready", "/openapi.json"];
-
 /// Handler state: the store, shared by every request.
 pub type AppState = Arc<Store>;
 
@@ -95,7 +92,7 @@ fn parts(
         .routes(routes!(openapi_json))
         .split_for_parts();
     doc.merge(probe_doc);
-    common::http::openapi::add_layer_responses(&mut doc, PROBES);
+    common::http::openapi::add_layer_responses(&mut doc, layers::PROBE_PATHS);
     (api, probes, doc)
 }
 

@@ -72,7 +72,11 @@ pub async fn search(
         max_cents: max.map(f64::floor).map(cents),
     };
     let result = store.search(&filter, offset, per_page);
-    let items = result.items.into_iter().map(ProductBody::from).collect();
+    let items = result
+        .items
+        .iter()
+        .map(|p| ProductBody::from(&**p))
+        .collect();
     Ok(Json(ProductPage {
         items,
         page,

@@ -25,7 +25,17 @@ pub struct RequestId(pub HeaderValue);
 /// Middleware (use with `axum::middleware::from_fn`): assigns the request id, opens a span carrying
 /// `request_id` and `trace_id` for everything logged while handling the request, and logs one
 /// `access` line with method, route template, status and latency when the response is ready.
-pub async fn observe(mut req: Request, next: Next) -> Response {
+pub async fn observe(req: Request, next: Next) -> Response {
+    around(req, |req| next.run(req)).await
+}
+
+/// The body of [`observe`], around any inner handling — so [`super::layers`] can run the rest of the
+/// standard stack inside the same middleware instead of paying for one more boxed layer per request.
+pub async fn around<F, Fut>(mut req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let start = Instant::now();
     let request_id = req
         .headers()
@@ -44,37 +54,30 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         .map(str::to_owned);
     // The route *template* (`/products/{id}`), never the raw path: it is what OBI's `routes.patterns`
     // reports as `http.route`, and raw paths would make log cardinality unbounded.
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
-    let rid = request_id.to_str().unwrap_or_default().to_owned();
     req.extensions_mut().insert(RequestId(request_id.clone()));
 
-    let span = tracing::info_span!(
-        "request",
-        request_id = %rid,
-        trace_id = trace_id.as_deref(),
-    );
-    let mut response = next.run(req).instrument(span).await;
-    response
-        .headers_mut()
-        .insert(X_REQUEST_ID.clone(), request_id);
+    let rid = request_id.to_str().unwrap_or_default();
+    let span = tracing::info_span!("request", request_id = rid, trace_id = trace_id.as_deref());
+    let mut response = inner(req).instrument(span).await;
 
-    let status = response.status().as_u16();
     let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
     tracing::info!(
         target: "access",
-        request_id = %rid,
-        method = %method,
-        route = %route,
-        status,
+        request_id = request_id.to_str().unwrap_or_default(),
+        method = method.as_str(),
+        // The route *template* (`/products/{id}`), never the raw path: it is what OBI's
+        // `routes.patterns` reports as `http.route`, and raw paths would make log cardinality unbounded.
+        route = route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        status = response.status().as_u16(),
         latency_ms,
         trace_id = trace_id.as_deref(),
         "request completed"
     );
+    response
+        .headers_mut()
+        .insert(X_REQUEST_ID.clone(), request_id);
     response
 }
 
