@@ -12,9 +12,22 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// A cheaply clonable clock; all clones share one offset.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Clock {
     offset_nanos: Arc<AtomicU64>,
+    /// One (monotonic, wall) pair taken together at creation: every instant is converted to wall time
+    /// relative to it, so an instant always maps to the same timestamp (a token's expiry reads the
+    /// same in the login response and in every later ValidateToken answer).
+    anchor: (Instant, SystemTime),
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self {
+            offset_nanos: Arc::default(),
+            anchor: (Instant::now(), SystemTime::now()),
+        }
+    }
 }
 
 impl Clock {
@@ -25,12 +38,11 @@ impl Clock {
 
     /// Wall-clock time corresponding to the monotonic `instant`, for timestamps sent to clients.
     pub fn wall(&self, instant: Instant) -> SystemTime {
-        let now = self.now();
-        let wall_now = SystemTime::now() + self.offset();
-        if instant >= now {
-            wall_now + (instant - now)
+        let (mono, wall) = self.anchor;
+        if instant >= mono {
+            wall + (instant - mono)
         } else {
-            wall_now - (now - instant)
+            wall - (mono - instant)
         }
     }
 

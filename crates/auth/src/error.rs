@@ -36,7 +36,7 @@ pub enum AuthError {
     #[error("requires the `{0}` role")]
     MissingRole(&'static str),
     /// Too many failed logins for this username.
-    #[error("too many failed logins for this username; retry in {} s", .retry_after.as_secs().max(1))]
+    #[error("too many failed logins for this username; retry in {} s", whole_seconds(*.retry_after))]
     Throttled { retry_after: Duration },
     /// The server is draining for shutdown.
     #[error("server is shutting down; retry on another instance")]
@@ -65,11 +65,16 @@ impl From<AuthError> for Status {
         let mut status = Status::new(error.code(), error.to_string());
         if let AuthError::Throttled { retry_after } = &error {
             // Machine-readable hint alongside the message, like HTTP's Retry-After (whole seconds).
-            let secs = retry_after.as_secs().max(1).to_string();
+            let secs = whole_seconds(*retry_after).to_string();
             if let Ok(value) = secs.parse() {
                 status.metadata_mut().insert("retry-after", value);
             }
         }
         status
     }
+}
+
+/// Seconds rounded up (at least 1), so "retry in N s" is never too early.
+fn whole_seconds(d: Duration) -> u128 {
+    d.as_millis().div_ceil(1000).max(1)
 }
