@@ -119,7 +119,7 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Status(status)) => {
             // Machine-readable like the rest of the output: the gRPC code name and message.
-            let error = json!({ "error": { "code": format!("{:?}", status.code()), "message": status.message() } });
+            let error = json!({ "error": { "code": auth::layers::code_name(status.code()), "message": status.message() } });
             eprintln!("{error}");
             ExitCode::FAILURE
         }
