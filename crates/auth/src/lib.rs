@@ -138,8 +138,8 @@ impl Auth {
             .set_service_status("", ServingStatus::NotServing)
             .await;
         tracing::info!(
-            drain_delay = ?config.drain_delay,
-            grace = ?grace,
+            drain_delay_s = config.drain_delay.as_secs_f64(),
+            grace_s = grace.as_secs_f64(),
             "shutting down: health NOT_SERVING, new calls get UNAVAILABLE"
         );
         let delay = config.drain_delay.min(grace);
@@ -156,7 +156,10 @@ impl Auth {
                 result.context("gRPC server failed")
             }
             Err(_) => {
-                tracing::warn!(grace = ?grace, "grace period over; dropping unfinished calls");
+                tracing::warn!(
+                    grace_s = grace.as_secs_f64(),
+                    "grace period over; dropping unfinished calls"
+                );
                 Ok(())
             }
         }
