@@ -266,3 +266,81 @@ impl Sessions {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Argon2Args;
+    use crate::users::Directory;
+
+    async fn user() -> Arc<User> {
+        Directory::demo(1, Argon2Args::CHEAP)
+            .await
+            .unwrap()
+            .get("user-0001")
+            .unwrap()
+    }
+
+    fn digest(token: Token) -> TokenDigest {
+        TokenDigest::parse(&token.into_string()).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rotation_kills_old_tokens_and_reuse_revokes_everything() {
+        let store = Sessions::new(Duration::from_secs(900), Duration::from_secs(86_400));
+        let now = Instant::now();
+        let first = store.create(user().await, now);
+        let (old_access, old_refresh) = (digest(first.access_token), digest(first.refresh_token));
+        assert!(store.validate(&old_access, now).is_ok());
+        let (second, _) = store.refresh(&old_refresh, now).unwrap();
+        assert_eq!(second.session_id, first.session_id);
+        assert_eq!(
+            store.validate(&old_access, now).unwrap_err(),
+            Rejected::Unknown
+        );
+        let new_access = digest(second.access_token);
+        assert!(store.validate(&new_access, now).is_ok());
+        match store.refresh(&old_refresh, now) {
+            Err(Rejected::Reused {
+                session_id,
+                username,
+            }) => {
+                assert_eq!(session_id, first.session_id);
+                assert_eq!(username, "user-0001");
+            }
+            other => panic!("expected reuse detection, got {other:?}"),
+        }
+        assert!(store.is_empty());
+        assert_eq!(
+            store.validate(&new_access, now).unwrap_err(),
+            Rejected::Unknown
+        );
+        assert_eq!(
+            store.refresh(&old_refresh, now).unwrap_err(),
+            Rejected::Unknown
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn tokens_expire_and_the_sweep_removes_expired_sessions() {
+        let store = Sessions::new(Duration::from_secs(60), Duration::from_secs(600));
+        let start = Instant::now();
+        let issued = store.create(user().await, start);
+        let (access, refresh) = (digest(issued.access_token), digest(issued.refresh_token));
+        let later = start + Duration::from_secs(60);
+        assert_eq!(
+            store.validate(&access, later).unwrap_err(),
+            Rejected::Expired
+        );
+        assert!(store.sweep(later).is_empty(), "refresh token still valid");
+        let expired = start + Duration::from_secs(600);
+        assert_eq!(
+            store.refresh(&refresh, expired).unwrap_err(),
+            Rejected::Expired
+        );
+        let ended = store.sweep(expired);
+        assert_eq!(ended.len(), 1);
+        assert_eq!(ended[0].session_id, issued.session_id);
+        assert!(store.is_empty());
+    }
+}
