@@ -280,6 +280,65 @@ mod tests {
         grpc_timeout(&headers)
     }
 
+    /// Collects everything the JSON formatter writes, for asserting on log lines.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_access_log_carries_request_id_trace_id_route_and_final_code() {
+        use tower::{Layer, ServiceExt};
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        // A handler answering trailers-only UNAUTHENTICATED, as tonic does for errors.
+        let handler = tower::service_fn(|_req: Request<()>| async {
+            Ok::<_, std::convert::Infallible>(
+                Status::unauthenticated("no").into_http::<tonic::body::Body>(),
+            )
+        });
+        let request = Request::post("/mop.auth.v1.AuthService/Logout")
+            .header(X_REQUEST_ID, "req-7")
+            .header(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            )
+            .body(())
+            .unwrap();
+        let response = ObserveLayer.layer(handler).oneshot(request).await.unwrap();
+        assert_eq!(response.headers()[X_REQUEST_ID], "req-7");
+        drop(response);
+
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = logs
+            .lines()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .expect("one access log line");
+        assert_eq!(line["target"], "access");
+        assert_eq!(line["request_id"], "req-7");
+        assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(line["route"], "/mop.auth.v1.AuthService/Logout");
+        assert_eq!(line["method"], "Logout");
+        assert_eq!(line["grpc_code"], "UNAUTHENTICATED");
+        assert_eq!(line["status"], 16);
+        assert!(line["latency_ms"].is_f64());
+    }
+
     #[test]
     fn grpc_timeouts_parse_per_spec() {
         assert_eq!(timeout("1H"), Some(Duration::from_secs(3600)));
