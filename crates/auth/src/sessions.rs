@@ -11,6 +11,11 @@ use tokio::time::Instant;
 use crate::tokens::{LookupKey, Token, TokenDigest};
 use crate::users::User;
 
+/// Rotated-away refresh tokens remembered per session for reuse detection. Older ones are forgotten
+/// (presenting one then gets a plain "unknown"), so a client refreshing in a loop cannot grow a
+/// session's memory without bound.
+const REMEMBERED_USED_TOKENS: usize = 32;
+
 /// Tokens handed out by a login or a refresh.
 #[derive(Debug)]
 pub struct Issued {
@@ -224,8 +229,16 @@ impl Sessions {
         }
         let old_access = session.access;
         session.used_refresh.push(key);
+        let forgotten = if session.used_refresh.len() > REMEMBERED_USED_TOKENS {
+            Some(session.used_refresh.remove(0))
+        } else {
+            None
+        };
         let user = Arc::clone(&session.user);
         inner.access.remove(&old_access);
+        if let Some(forgotten) = forgotten {
+            inner.refresh.remove(&forgotten);
+        }
         if let Some(entry) = inner.refresh.get_mut(&key) {
             entry.used = true;
         }
@@ -319,6 +332,23 @@ mod tests {
             store.refresh(&old_refresh, now).unwrap_err(),
             Rejected::Unknown
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_the_latest_used_refresh_tokens_are_remembered() {
+        let store = Sessions::new(Duration::from_secs(900), Duration::from_secs(86_400));
+        let now = Instant::now();
+        let issued = store.create(user().await, now);
+        let first = digest(issued.refresh_token);
+        let mut current = first;
+        for _ in 0..=REMEMBERED_USED_TOKENS {
+            current = digest(store.refresh(&current, now).unwrap().0.refresh_token);
+        }
+        // The very first token has been forgotten: plain "unknown", and the session survives.
+        assert_eq!(store.refresh(&first, now).unwrap_err(), Rejected::Unknown);
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.lock().refresh.len(), REMEMBERED_USED_TOKENS + 1);
+        store.refresh(&current, now).unwrap();
     }
 
     #[tokio::test(start_paused = true)]
