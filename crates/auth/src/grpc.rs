@@ -41,7 +41,7 @@ enum Bearer {
 /// (UNAVAILABLE, so clients retry elsewhere) and parses `authorization: Bearer <token>` metadata.
 ///
 /// It only *parses*: an interceptor cannot see which RPC is being called, and only Logout and
-/// StreamEvents need a caller, so those handlers call [`AuthApi::caller`] to authenticate.
+/// StreamEvents need a caller, so those handlers call `AuthApi::caller` to authenticate.
 #[derive(Debug, Clone)]
 pub struct BearerInterceptor {
     state: Arc<State>,
