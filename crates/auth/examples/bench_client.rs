@@ -5,8 +5,8 @@
 //! `validate` logs in once and then hammers ValidateToken with that token (works against the real
 //! server and the `bare_server` baseline alike, given `--token` for the latter); `login` measures the
 //! full cost of a login (argon2id verify) at whatever parameters the server runs with.
-#![allow(clippy::print_stdout)] // a benchmark tool: stdout is its report
 
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
@@ -70,9 +70,7 @@ async fn main() -> anyhow::Result<()> {
     let elapsed = started.elapsed().as_secs_f64();
     let ok = histogram.len();
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
-    println!(
-        "{}",
-        serde_json::json!({
+    let report = serde_json::json!({
             "label": options.label,
             "rpc": format!("{:?}", options.rpc),
             "concurrency": options.concurrency,
@@ -85,8 +83,9 @@ async fn main() -> anyhow::Result<()> {
             "p90_ms": ms(0.90),
             "p99_ms": ms(0.99),
             "max_ms": histogram.max() as f64 / 1000.0,
-        })
-    );
+    });
+    // writeln!, not println!: a closed pipe (`| head`) is not worth a panic.
+    let _ = writeln!(std::io::stdout(), "{report}");
     Ok(())
 }
 
