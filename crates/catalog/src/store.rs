@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
+use common::rng::SplitMix64;
+
 use crate::domain::{Category, NewProduct, Product};
 
 /// Why a write was refused.
@@ -185,29 +187,10 @@ fn with_fields(id: u64, version: u64, new: NewProduct) -> Product {
     }
 }
 
-/// SplitMix64: a tiny, well-known generator. Hand-written so the seeded catalog never changes when a
-/// dependency's algorithm does — screenshots, tests and load scenarios rely on product 42 staying put.
-pub(crate) struct SplitMix64(pub u64);
-
-impl SplitMix64 {
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform-enough value in `0..n` (n is tiny here, so modulo bias is irrelevant).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-}
-
 mod seed {
     //! Generated product data: plausible names per category from small word lists.
-    use super::SplitMix64;
     use crate::domain::{Category, Product};
+    use common::rng::SplitMix64;
 
     const ADJECTIVES: [&str; 12] = [
         "Classic",

@@ -7,5 +7,6 @@
 pub mod args;
 pub mod http;
 pub mod logging;
+pub mod rng;
 pub mod shutdown;
 pub mod trace_context;
