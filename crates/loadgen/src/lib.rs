@@ -1,5 +1,11 @@
-//! `loadgen`: an open-model load generator for the MOP lab (work in progress).
+//! `loadgen`: an open-model load generator for the MOP lab.
 //!
-//! Reading order: [`schedule`] (when each arrival is meant to happen).
+//! Latency is measured from each request's *intended* send time (coordinated-omission-free, like wrk2
+//! and pgbench `--rate`) as well as from its actual send time; results go into HDR histograms, never
+//! into a list of samples. Reading order: [`schedule`] (when each arrival is meant to happen),
+//! [`driver`] (what an arrival does), [`stats`] (what is recorded), [`runner`] (the loop).
 
+pub mod driver;
+pub mod runner;
 pub mod schedule;
+pub mod stats;

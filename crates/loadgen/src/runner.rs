@@ -1,0 +1,233 @@
+//! The one runner: open model (arrivals on a schedule, bounded in flight, drops counted) or closed
+//! model (N workers as fast as possible), both feeding the same [`Recorder`].
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::rng::SplitMix64;
+use hdrhistogram::Histogram;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::driver::{self, Drivers, Request};
+use crate::schedule::{Arrivals, Schedule, Segment};
+use crate::stats::{Recorder, StepStats};
+
+/// One weighted step of a scenario.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub name: String,
+    pub weight: u32,
+    pub request: Request,
+    /// Outcome classes that are part of the plan (successes and deliberate errors).
+    pub expect: Vec<String>,
+}
+
+/// How arrivals are generated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Arrivals follow the schedule and are served by `workers` concurrent senders; at most
+    /// `max_in_flight` arrivals may wait for a worker, the rest are dropped (and counted).
+    Open {
+        max_in_flight: usize,
+        workers: usize,
+    },
+    /// `concurrency` workers send back-to-back for the schedule's duration: "max throughput", and
+    /// labelled as such, because a closed loop slows down exactly when the server does.
+    Closed { concurrency: usize },
+}
+
+/// An arrival waiting for a worker.
+struct Arrival {
+    step: usize,
+    intended: Instant,
+    rng: SplitMix64,
+}
+
+/// Everything the runner needs.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub schedule: Schedule,
+    pub arrivals: Arrivals,
+    pub seed: u64,
+    pub segment: Segment,
+    pub mode: Mode,
+    pub steps: Vec<Step>,
+    /// How long to wait for in-flight requests after the last arrival.
+    pub drain: Duration,
+}
+
+/// What a run measured.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub steps: Vec<StepStats>,
+    /// Arrivals assigned to each step (sent + dropped): the plan, for planned-vs-achieved.
+    pub planned: Vec<u64>,
+    /// How late the generator sent arrivals relative to their intended time.
+    pub lateness: Histogram<u64>,
+    pub elapsed: Duration,
+    /// Requests still running when the drain period ended (abandoned, not recorded).
+    pub abandoned: u64,
+}
+
+/// Runs the plan to completion (or until `cancel`), calling `progress` every `every` with a snapshot.
+pub async fn run(plan: &Plan, drivers: &Drivers, cancel: &CancellationToken) -> RunResult {
+    let recorder = Arc::new(Recorder::new(plan.steps.len()));
+    let planned: Arc<Vec<AtomicU64>> =
+        Arc::new(plan.steps.iter().map(|_| AtomicU64::new(0)).collect());
+    let start = Instant::now();
+    let tracker = TaskTracker::new();
+    match plan.mode {
+        Mode::Open {
+            max_in_flight,
+            workers,
+        } => {
+            // wrk2's shape: a fixed set of workers (each one connection's worth of sequential requests)
+            // takes arrivals from a bounded queue. An arrival is "sent" when a worker picks it up, so a
+            // stalled server shows up in latency-from-intended (queued arrivals wait) but not in
+            // latency-from-send; a full queue drops the arrival and counts it — never a slowed schedule.
+            let (tx, rx) = tokio::sync::mpsc::channel::<Arrival>(max_in_flight.max(1));
+            let rx = Arc::new(tokio::sync::Mutex::new(rx));
+            for _ in 0..workers.max(1) {
+                let (rx, recorder, drivers) =
+                    (Arc::clone(&rx), Arc::clone(&recorder), drivers.clone());
+                let steps = plan.steps.clone();
+                tracker.spawn(async move {
+                    loop {
+                        let next = rx.lock().await.recv().await;
+                        let Some(Arrival {
+                            step,
+                            intended,
+                            mut rng,
+                        }) = next
+                        else {
+                            break;
+                        };
+                        let s = &steps[step];
+                        let (traceparent, trace_id) = driver::traceparent(&mut rng);
+                        let sent = Instant::now();
+                        let outcome = drivers.call(&s.request, &mut rng, &traceparent).await;
+                        let done = Instant::now();
+                        recorder.record(
+                            step,
+                            done - intended,
+                            done - sent,
+                            outcome,
+                            &s.expect,
+                            Some(&trace_id),
+                        );
+                    }
+                });
+            }
+            let offsets = plan.schedule.offsets(plan.arrivals, plan.seed).enumerate();
+            for (j, offset) in offsets.filter(|(j, _)| plan.segment.contains(*j as u64)) {
+                let intended = start + offset;
+                // Sleep only until the *next* arrival is due; after a late wake-up every arrival that is
+                // already due goes out immediately (no sleep), so lateness never accumulates.
+                if intended > Instant::now() {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(intended) => {}
+                        () = cancel.cancelled() => break,
+                    }
+                } else if cancel.is_cancelled() {
+                    break;
+                }
+                let mut rng = arrival_rng(plan.seed, j as u64);
+                let step = pick(&plan.steps, &mut rng);
+                planned[step].fetch_add(1, Ordering::Relaxed);
+                recorder.lateness(Instant::now().saturating_duration_since(intended));
+                if tx
+                    .try_send(Arrival {
+                        step,
+                        intended,
+                        rng,
+                    })
+                    .is_err()
+                {
+                    recorder.dropped(step);
+                }
+            }
+            drop(tx);
+        }
+        Mode::Closed { concurrency } => {
+            let end = start + plan.schedule.duration();
+            let next = Arc::new(AtomicU64::new(0));
+            for _ in 0..concurrency.max(1) {
+                let (recorder, drivers, next, planned) = (
+                    Arc::clone(&recorder),
+                    drivers.clone(),
+                    Arc::clone(&next),
+                    Arc::clone(&planned),
+                );
+                let (steps, seed, cancel) = (plan.steps.clone(), plan.seed, cancel.clone());
+                tracker.spawn(async move {
+                    while Instant::now() < end && !cancel.is_cancelled() {
+                        let j = next.fetch_add(1, Ordering::Relaxed);
+                        let mut rng = arrival_rng(seed, j);
+                        let step = pick(&steps, &mut rng);
+                        planned[step].fetch_add(1, Ordering::Relaxed);
+                        let (traceparent, trace_id) = driver::traceparent(&mut rng);
+                        let sent = Instant::now();
+                        let outcome = drivers
+                            .call(&steps[step].request, &mut rng, &traceparent)
+                            .await;
+                        let took = sent.elapsed();
+                        recorder.record(
+                            step,
+                            took,
+                            took,
+                            outcome,
+                            &steps[step].expect,
+                            Some(&trace_id),
+                        );
+                    }
+                });
+            }
+        }
+    }
+    tracker.close();
+    let drained = tokio::select! {
+        () = tracker.wait() => true,
+        () = tokio::time::sleep(plan.drain) => false,
+        () = cancel.cancelled() => false,
+    };
+    let elapsed = start.elapsed();
+    let (steps, lateness) = recorder.snapshot();
+    let sent: u64 = planned.iter().map(|p| p.load(Ordering::Relaxed)).sum();
+    let recorded: u64 = steps.iter().map(|s| s.completed() + s.dropped).sum();
+    let abandoned = if drained {
+        0
+    } else {
+        sent.saturating_sub(recorded)
+    };
+    RunResult {
+        steps,
+        planned: planned.iter().map(|p| p.load(Ordering::Relaxed)).collect(),
+        lateness,
+        elapsed,
+        abandoned,
+    }
+}
+
+/// Each arrival has its own generator derived from the seed and its index, so the request it sends
+/// does not depend on timing or on which task ran first: the same seed replays the same traffic.
+fn arrival_rng(seed: u64, index: u64) -> SplitMix64 {
+    let mut mix = SplitMix64(seed ^ index.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    SplitMix64(mix.next_u64())
+}
+
+/// Weighted choice of a step.
+fn pick(steps: &[Step], rng: &mut SplitMix64) -> usize {
+    let total: u64 = steps.iter().map(|s| u64::from(s.weight)).sum();
+    let mut ticket = rng.below(total.max(1));
+    for (i, s) in steps.iter().enumerate() {
+        let w = u64::from(s.weight);
+        if ticket < w {
+            return i;
+        }
+        ticket -= w;
+    }
+    0
+}

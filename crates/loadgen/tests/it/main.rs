@@ -1,0 +1,4 @@
+//! Integration tests for `loadgen`: the runner against real HTTP servers on loopback.
+
+mod runner;
+mod support;
