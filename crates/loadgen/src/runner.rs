@@ -72,9 +72,24 @@ pub struct RunResult {
     pub abandoned: u64,
 }
 
-/// Runs the plan to completion (or until `cancel`), calling `progress` every `every` with a snapshot.
+/// Runs the plan to completion (or until `cancel`).
 pub async fn run(plan: &Plan, drivers: &Drivers, cancel: &CancellationToken) -> RunResult {
-    let recorder = Arc::new(Recorder::new(plan.steps.len()));
+    run_with(
+        plan,
+        drivers,
+        Arc::new(Recorder::new(plan.steps.len())),
+        cancel,
+    )
+    .await
+}
+
+/// [`run`] into a recorder the caller holds too, e.g. to print progress while the run goes on.
+pub async fn run_with(
+    plan: &Plan,
+    drivers: &Drivers,
+    recorder: Arc<Recorder>,
+    cancel: &CancellationToken,
+) -> RunResult {
     let planned: Arc<Vec<AtomicU64>> =
         Arc::new(plan.steps.iter().map(|_| AtomicU64::new(0)).collect());
     let start = Instant::now();

@@ -1,4 +1,5 @@
 //! Integration tests for `loadgen`: the runner against real HTTP servers on loopback.
 
+mod cli;
 mod runner;
 mod support;

@@ -1,0 +1,257 @@
+//! Command line: clap derive → a validated [`Plan`] (hyperfine's shape), then the run.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use common::args::parse_duration;
+
+use crate::driver::Request;
+use crate::driver::http::HttpStep;
+use crate::runner::{Mode, Plan, Step};
+use crate::scenario::Scenario;
+use crate::schedule::{Arrivals, Schedule, Segment, Stage};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "loadgen",
+    version,
+    about = "Open-model load generator for the MOP lab: honest latency, expected errors, seeded."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a built-in profile (`constant`, `spike`, `ramp`) or a scenario file (YAML).
+    Run {
+        /// Profile name or path to a scenario file.
+        scenario: String,
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+    /// Ad-hoc HTTP run against one URL.
+    Http {
+        /// URL; `{rand:LO:HI}` becomes a seeded integer per request.
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value = "GET")]
+        method: String,
+        /// JSON body (sent with Content-Type: application/json).
+        #[arg(long)]
+        body: Option<String>,
+        /// Outcome classes that count as planned, e.g. `2xx` or `404` (repeatable).
+        #[arg(long = "expect", default_value = "2xx")]
+        expect: Vec<String>,
+        /// Shape of the schedule; `--rate` is its peak.
+        #[arg(long, value_enum, default_value_t = Pattern::Constant)]
+        pattern: Pattern,
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+}
+
+/// Schedule shapes for ad-hoc runs.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Pattern {
+    /// `--rate` for the whole duration.
+    Constant,
+    /// 10 % of `--rate` for 40 % of the time, `--rate` for 20 %, back to 10 % for 40 %.
+    Spike,
+    /// From 0 to `--rate` over the whole duration.
+    Ramp,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunOpts {
+    /// Total duration; a profile's stages are stretched or shrunk proportionally (e.g. `30s`).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Peak arrival rate per second; a profile's rates are scaled so its peak equals this.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Seed for arrivals, step choice, templates and trace ids: same seed, same traffic.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Arrivals that may wait for a free worker before new ones are dropped (and counted).
+    #[arg(long, default_value_t = 10_000)]
+    pub max_in_flight: usize,
+    /// Concurrent senders in the open model (HTTP: about one connection each).
+    #[arg(long, default_value_t = 64)]
+    pub workers: usize,
+    /// Closed model instead: N workers back to back, as fast as possible ("max throughput").
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    #[arg(long, value_enum)]
+    pub arrivals: Option<Arrivals>,
+    /// Run only this share of the schedule, `i/N` (for N generators in parallel).
+    #[arg(long, default_value = "0/1")]
+    pub segment: Segment,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub targets: Targets,
+}
+
+/// Where the services are; substituted into scenarios as `${CATALOG_URL}` etc.
+#[derive(Debug, Clone, Args)]
+pub struct Targets {
+    #[arg(long, env = "CATALOG_URL", default_value = "http://127.0.0.1:8081")]
+    pub catalog_url: String,
+    #[arg(long, env = "GATEWAY_URL", default_value = "http://127.0.0.1:8084")]
+    pub gateway_url: String,
+    #[arg(long, env = "ORDERS_URL", default_value = "http://127.0.0.1:8083")]
+    pub orders_url: String,
+    #[arg(long, env = "EVENTS_URL", default_value = "http://127.0.0.1:8085")]
+    pub events_url: String,
+}
+
+impl Targets {
+    fn vars(&self) -> BTreeMap<String, String> {
+        let trim = |s: &str| s.trim_end_matches('/').to_owned();
+        BTreeMap::from([
+            ("CATALOG_URL".to_owned(), trim(&self.catalog_url)),
+            ("GATEWAY_URL".to_owned(), trim(&self.gateway_url)),
+            ("ORDERS_URL".to_owned(), trim(&self.orders_url)),
+            ("EVENTS_URL".to_owned(), trim(&self.events_url)),
+        ])
+    }
+}
+
+/// A validated run: the plan plus what the report needs.
+#[derive(Debug)]
+pub struct Prepared {
+    pub name: String,
+    pub plan: Plan,
+    pub thresholds: Vec<String>,
+    pub out: Option<PathBuf>,
+}
+
+impl Command {
+    pub fn prepare(self) -> anyhow::Result<Prepared> {
+        let (name, schedule, arrivals, steps, thresholds, opts) = match self {
+            Command::Run { scenario, opts } => {
+                let s = Scenario::load(&scenario, &opts.targets.vars())?;
+                let steps = s.steps()?;
+                (s.name, s.schedule, s.arrivals, steps, s.thresholds, opts)
+            }
+            Command::Http {
+                url,
+                method,
+                body,
+                expect,
+                pattern,
+                opts,
+            } => {
+                let rate = opts.rate.unwrap_or(10.0);
+                let d = opts.duration.unwrap_or(Duration::from_secs(10));
+                let step = Step {
+                    name: format!("{method} {url}"),
+                    weight: 1,
+                    request: Request::Http(HttpStep { method, url, body }),
+                    expect,
+                };
+                (
+                    format!("http-{pattern:?}").to_lowercase(),
+                    pattern_schedule(pattern, rate, d),
+                    None,
+                    vec![step],
+                    Vec::new(),
+                    opts,
+                )
+            }
+        };
+        let schedule = reshape(schedule, opts.duration, opts.rate);
+        schedule.validate().map_err(anyhow::Error::msg)?;
+        let mode = match opts.concurrency {
+            Some(concurrency) => Mode::Closed { concurrency },
+            None => Mode::Open {
+                max_in_flight: opts.max_in_flight,
+                workers: opts.workers,
+            },
+        };
+        let plan = Plan {
+            schedule,
+            arrivals: opts.arrivals.or(arrivals).unwrap_or_default(),
+            seed: opts.seed,
+            segment: opts.segment,
+            mode,
+            steps,
+            drain: Duration::from_secs(30),
+        };
+        Ok(Prepared {
+            name,
+            plan,
+            thresholds,
+            out: opts.out,
+        })
+    }
+}
+
+fn pattern_schedule(p: Pattern, rate: f64, d: Duration) -> Schedule {
+    let stage = |target, frac: f64| Stage {
+        target,
+        duration: d.mul_f64(frac),
+    };
+    match p {
+        Pattern::Constant => Schedule::constant(rate, d),
+        Pattern::Spike => Schedule {
+            start_rate: rate / 10.0,
+            stages: vec![
+                stage(rate / 10.0, 0.4),
+                stage(rate, 0.0),
+                stage(rate, 0.2),
+                stage(rate / 10.0, 0.0),
+                stage(rate / 10.0, 0.4),
+            ],
+        },
+        Pattern::Ramp => Schedule {
+            start_rate: 0.0,
+            stages: vec![stage(rate, 1.0)],
+        },
+    }
+}
+
+/// Stretches the schedule to `duration` and scales it so its peak rate is `peak`.
+fn reshape(mut s: Schedule, duration: Option<Duration>, peak: Option<f64>) -> Schedule {
+    if let Some(d) = duration {
+        let total = s.duration().as_secs_f64();
+        if total > 0.0 {
+            let factor = d.as_secs_f64() / total;
+            s.stages
+                .iter_mut()
+                .for_each(|st| st.duration = st.duration.mul_f64(factor));
+        }
+    }
+    if let Some(peak) = peak {
+        let max = s
+            .stages
+            .iter()
+            .map(|st| st.target)
+            .fold(s.start_rate, f64::max);
+        if max > 0.0 {
+            s = s.scaled(peak / max);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reshape_keeps_the_shape() {
+        let s = pattern_schedule(Pattern::Spike, 100.0, Duration::from_secs(10));
+        let r = reshape(s, Some(Duration::from_secs(20)), Some(500.0));
+        assert_eq!(r.duration(), Duration::from_secs(20));
+        assert!((r.rate_at(Duration::from_secs(10)) - 500.0).abs() < 1e-9);
+        assert!((r.rate_at(Duration::from_secs(1)) - 50.0).abs() < 1e-9);
+        // 40 % at 50/s + 20 % at 500/s + 40 % at 50/s over 20 s.
+        assert!((r.expected_arrivals() - (400.0 + 2000.0 + 400.0)).abs() < 1e-6);
+    }
+}

@@ -1,0 +1,109 @@
+//! From a scenario file to a report: variables, thresholds, JSON.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use loadgen::cli::Cli;
+use loadgen::driver::Drivers;
+use tokio_util::sync::CancellationToken;
+
+use crate::support;
+
+const SCENARIO: &str = r#"
+name: mini
+schedule:
+  start_rate: 50
+  stages:
+    - { target: 50, duration: 2s }
+steps:
+  - name: ok
+    weight: 3
+    http: { url: "${CATALOG_URL}/ok" }
+  - name: planned 404
+    weight: 1
+    http: { url: "${CATALOG_URL}/missing" }
+    expect: ["404"]
+thresholds:
+  - "p99 < 5s"
+  - "unexpected_errors < 1%"
+  - "dropped <= 0%"
+"#;
+
+async fn run(args: &[&str]) -> loadgen::report::Report {
+    let cli = Cli::try_parse_from(args).unwrap();
+    let prepared = cli.command.prepare().unwrap();
+    loadgen::run_cli::run(
+        &prepared,
+        &Drivers::new().unwrap(),
+        Arc::new(CancellationToken::new()),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_file_runs_to_a_passing_report() {
+    let (addr, seen) = support::start().await;
+    let dir = std::env::temp_dir().join(format!("loadgen-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("mini.yaml");
+    std::fs::write(&file, SCENARIO).unwrap();
+    let url = format!("http://{addr}");
+    let report = run(&[
+        "loadgen",
+        "run",
+        file.to_str().unwrap(),
+        "--catalog-url",
+        &url,
+    ])
+    .await;
+    assert_eq!(report.total.planned, 100);
+    assert_eq!(report.total.completed, 100);
+    assert_eq!(seen.requests.load(std::sync::atomic::Ordering::SeqCst), 100);
+    assert_eq!(
+        report.steps[1].expected_errors.get("http:404").copied(),
+        Some(report.steps[1].planned)
+    );
+    assert!(report.passed(), "{:#?}", report.thresholds);
+    let json = serde_json::to_value(&report).unwrap();
+    assert!(
+        json["steps"][0]["histogram_intended"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 10,
+        "histograms are serialised"
+    );
+    assert!(report.table().contains("planned 404"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breached_threshold_fails_the_report() {
+    let (addr, _) = support::start().await;
+    let dir = std::env::temp_dir().join(format!("loadgen-cli-b-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("boom.yaml");
+    std::fs::write(&file, SCENARIO.replace("/missing", "/boom")).unwrap();
+    let url = format!("http://{addr}");
+    // `--rate` rescales the peak; `--duration` stretches the stages.
+    let report = run(&[
+        "loadgen",
+        "run",
+        file.to_str().unwrap(),
+        "--catalog-url",
+        &url,
+        "--rate",
+        "20",
+        "--duration",
+        "1s",
+    ])
+    .await;
+    assert_eq!(report.total.planned, 20);
+    let unexpected = report
+        .thresholds
+        .iter()
+        .find(|t| t.threshold.starts_with("unexpected"))
+        .unwrap();
+    assert!(!unexpected.passed, "500s were not planned: {unexpected:?}");
+    assert!(!report.passed());
+}
