@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::driver::Request;
+use crate::driver::grpc::GrpcStep;
 use crate::driver::http::HttpStep;
 use crate::runner::Step;
 use crate::schedule::{Arrivals, Schedule};
@@ -43,6 +44,7 @@ pub struct StepSpec {
     #[serde(default)]
     pub expect: Vec<String>,
     pub http: Option<HttpStep>,
+    pub grpc: Option<GrpcStep>,
 }
 
 fn one() -> u32 {

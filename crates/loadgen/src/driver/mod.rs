@@ -1,8 +1,10 @@
 //! Drivers: what one arrival *does*. One closed enum, one runner — not a near-duplicate run loop per
 //! protocol (oha's `work_*` functions are the cautionary tale).
 
+pub mod grpc;
 pub mod http;
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use common::rng::SplitMix64;
@@ -13,18 +15,21 @@ use crate::stats::Outcome;
 #[derive(Debug, Clone)]
 pub enum Request {
     Http(http::HttpStep),
+    Grpc(grpc::GrpcStep),
 }
 
 /// The clients, created once per run and shared by every in-flight request.
 #[derive(Debug, Clone)]
 pub struct Drivers {
     http: Arc<http::HttpDriver>,
+    grpc: Arc<grpc::GrpcDriver>,
 }
 
 impl Drivers {
     pub fn new() -> anyhow::Result<Self> {
         Ok(Self {
             http: Arc::new(http::HttpDriver::new()?),
+            grpc: Arc::new(grpc::GrpcDriver::default()),
         })
     }
 
@@ -38,11 +43,13 @@ impl Drivers {
     ) -> Outcome {
         match request {
             Request::Http(step) => self.http.call(step, rng, traceparent).await,
+            Request::Grpc(step) => self.grpc.call(step, rng, traceparent).await,
         }
     }
 }
 
-/// Replaces every `{rand:LO:HI}` in `template` with a seeded integer in `LO..=HI`.
+/// Replaces every `{rand:LO:HI}` in `template` with a seeded integer in `LO..=HI`; `{rand:LO:HI:W}`
+/// zero-pads it to `W` digits (`user-{rand:1:100:4}` → `user-0042`).
 pub fn fill(template: &str, rng: &mut SplitMix64) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
@@ -50,11 +57,22 @@ pub fn fill(template: &str, rng: &mut SplitMix64) -> String {
         out.push_str(&rest[..start]);
         let after = &rest[start + 6..];
         let Some(end) = after.find('}') else { break };
-        let range = after[..end]
-            .split_once(':')
-            .and_then(|(lo, hi)| Some((lo.parse::<u64>().ok()?, hi.parse::<u64>().ok()?)));
+        let parts: Vec<&str> = after[..end].split(':').collect();
+        let num = |i: usize| parts.get(i).and_then(|p| p.parse::<u64>().ok());
+        let range = match parts.len() {
+            2 => num(0).zip(num(1)).map(|(lo, hi)| (lo, hi, 0)),
+            3 => num(0)
+                .zip(num(1))
+                .zip(num(2))
+                .map(|((lo, hi), w)| (lo, hi, w)),
+            _ => None,
+        };
         match range {
-            Some((lo, hi)) if lo <= hi => out.push_str(&(lo + rng.below(hi - lo + 1)).to_string()),
+            Some((lo, hi, width)) if lo <= hi && width <= 20 => {
+                let value = lo + rng.below(hi - lo + 1);
+                let width = usize::try_from(width).unwrap_or(0);
+                let _ = write!(out, "{value:0width$}");
+            }
             _ => out.push_str(&rest[start..start + 6 + end + 1]),
         }
         rest = &after[end + 1..];
@@ -85,6 +103,8 @@ mod tests {
             assert!(s.ends_with("?x=1"));
         }
         assert_eq!(fill("/a/{rand:9:1}/{oops", &mut rng), "/a/{rand:9:1}/{oops");
+        let user = fill("user-{rand:1:100:4}", &mut rng);
+        assert!(user.len() == 9 && user.starts_with("user-0"), "{user}");
     }
 
     #[test]

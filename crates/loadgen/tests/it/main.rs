@@ -1,5 +1,6 @@
 //! Integration tests for `loadgen`: the runner against real HTTP servers on loopback.
 
 mod cli;
+mod grpc;
 mod runner;
 mod support;

@@ -1,0 +1,105 @@
+//! The gRPC driver against the real auth service: every call, expected codes, and a held stream.
+
+use std::time::Duration;
+
+use loadgen::driver::grpc::{Call, GrpcStep};
+use loadgen::driver::{Drivers, Request};
+use loadgen::runner::{Mode, Plan, Step, run};
+use loadgen::schedule::{Arrivals, Schedule, Segment};
+use tokio_util::sync::CancellationToken;
+
+async fn start_auth() -> (String, CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let server = auth::Auth::new(
+        &auth::Config::for_tests(20),
+        auth::Clock::default(),
+        shutdown.clone(),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(server.serve(listener));
+    (format!("http://{addr}"), shutdown)
+}
+
+fn step(name: &str, weight: u32, grpc: GrpcStep, expect: &[&str]) -> Step {
+    Step {
+        name: name.into(),
+        weight,
+        request: Request::Grpc(grpc),
+        expect: expect.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_succeeds_and_bad_passwords_are_expected_errors() {
+    let (addr, shutdown) = start_auth().await;
+    let g = |call, username: &str, password: Option<&str>| GrpcStep {
+        addr: addr.clone(),
+        call,
+        username: username.into(),
+        password: password.map(str::to_owned),
+        hold: Duration::from_millis(500),
+    };
+    let steps = vec![
+        step(
+            "login",
+            2,
+            g(Call::Login, "user-{rand:2:20:4}", None),
+            &["OK"],
+        ),
+        step(
+            "validate",
+            4,
+            g(Call::Validate, "user-{rand:2:20:4}", None),
+            &["OK"],
+        ),
+        step(
+            "refresh",
+            2,
+            g(Call::Refresh, "user-{rand:2:20:4}", None),
+            &["OK"],
+        ),
+        step(
+            "logout",
+            1,
+            g(Call::Logout, "user-{rand:2:20:4}", None),
+            &["OK"],
+        ),
+        // Throttling may answer RESOURCE_EXHAUSTED after 5 failures per user: both are planned.
+        step(
+            "bad password",
+            1,
+            g(Call::Login, "user-{rand:2:20:4}", Some("wrong")),
+            &["UNAUTHENTICATED", "RESOURCE_EXHAUSTED"],
+        ),
+        step("stream", 1, g(Call::Stream, "user-0001", None), &["OK"]),
+    ];
+    let plan = Plan {
+        schedule: Schedule::constant(60.0, Duration::from_secs(2)),
+        arrivals: Arrivals::Uniform,
+        seed: 3,
+        segment: Segment::WHOLE,
+        mode: Mode::Open {
+            max_in_flight: 1000,
+            workers: 16,
+        },
+        steps,
+        drain: Duration::from_secs(20),
+    };
+    let r = run(&plan, &Drivers::new().unwrap(), &CancellationToken::new()).await;
+    assert_eq!(r.planned.iter().sum::<u64>(), 120);
+    for (i, s) in r.steps.iter().enumerate() {
+        assert_eq!(s.unexpected(), 0, "step {i}: {:?}", s.unexpected_errors);
+        assert_eq!(s.completed(), r.planned[i], "step {i}");
+    }
+    let bad = &r.steps[4];
+    assert_eq!(
+        (bad.ok, bad.expected_errors.values().sum::<u64>()),
+        (0, r.planned[4])
+    );
+    assert!(bad.expected_errors.contains_key("grpc:UNAUTHENTICATED"));
+    assert!(r.steps[5].ok > 0, "streams were opened and held");
+    shutdown.cancel();
+}
