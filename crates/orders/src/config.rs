@@ -59,7 +59,11 @@ pub struct SeedArgs {
 pub struct DbArgs {
     /// PostgreSQL URL, e.g. `postgres://orders:secret@postgres:5432/orders`. TLS is never used
     /// (`sslmode` is forced to `disable`) so OBI can read the wire protocol.
-    #[arg(long, env = "DATABASE_URL", default_value = "postgres://postgres@localhost:5432/orders")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@localhost:5432/orders"
+    )]
     pub database_url: String,
 
     /// Largest number of open database connections.

@@ -54,9 +54,9 @@ fn unavailable(detail: &str) -> Problem {
 
 fn db_problem(error: &sqlx::Error) -> Problem {
     match error {
-        sqlx::Error::PoolTimedOut => {
-            unavailable("no database connection became free in time (pool exhausted or database down)")
-        }
+        sqlx::Error::PoolTimedOut => unavailable(
+            "no database connection became free in time (pool exhausted or database down)",
+        ),
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::Protocol(_)
@@ -89,7 +89,10 @@ fn db_problem(error: &sqlx::Error) -> Problem {
 
 fn internal(error: &sqlx::Error) -> Problem {
     tracing::error!(%error, "unexpected database error");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "unexpected database error")
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "unexpected database error",
+    )
 }
 
 impl From<Error> for Problem {

@@ -22,15 +22,25 @@ async fn main() -> anyhow::Result<()> {
 #[allow(clippy::print_stdout)]
 async fn seed(config: &Config, args: &orders::config::SeedArgs) -> anyhow::Result<()> {
     let db = orders::db::Db::new(&config.db)?;
-    orders::MIGRATOR.run(&db.pool).await.context("migrations failed")?;
-    let mut conn = db.pool.acquire().await.context("cannot connect to the database")?;
+    orders::MIGRATOR
+        .run(&db.pool)
+        .await
+        .context("migrations failed")?;
+    let mut conn = db
+        .pool
+        .acquire()
+        .await
+        .context("cannot connect to the database")?;
     let start = std::time::Instant::now();
     let s = orders::seed::seed(&mut conn, args.customers, args.orders, args.random_seed).await?;
     match s.already_seeded {
         true => println!("already seeded; nothing to do"),
         false => println!(
             "seeded {} customers, {} orders, {} items in {:.1?}",
-            s.customers, s.orders, s.items, start.elapsed()
+            s.customers,
+            s.orders,
+            s.items,
+            start.elapsed()
         ),
     }
     Ok(())

@@ -7,7 +7,7 @@
 //! strings with two decimals, which every JSON parser keeps exact.
 
 /// Largest amount a `numeric(12,2)` column holds, in cents.
-pub const MAX_CENTS: i64 = 9_999_999_999_99;
+pub const MAX_CENTS: i64 = 999_999_999_999; // 9999999999.99
 
 /// Parses a non-negative decimal with at most two fraction digits into cents.
 pub fn parse_cents(value: &serde_json::Value) -> Result<i64, &'static str> {
@@ -60,7 +60,14 @@ mod tests {
 
     #[test]
     fn rejects_what_numeric_12_2_cannot_hold() {
-        for bad in [json!(-1), json!(1.234), json!("1e3"), json!("abc"), json!(null), json!("")] {
+        for bad in [
+            json!(-1),
+            json!(1.234),
+            json!("1e3"),
+            json!("abc"),
+            json!(null),
+            json!(""),
+        ] {
             assert!(parse_cents(&bad).is_err(), "{bad} accepted");
         }
         assert!(parse_cents(&json!("10000000000.00")).is_err());

@@ -23,10 +23,17 @@ pub struct Summary {
 }
 
 /// Loads `customers` customers and `orders` orders (~3 items each) unless already seeded.
-pub async fn seed(conn: &mut PgConnection, customers: u32, orders: u32, random_seed: u32) -> Result<Summary> {
+pub async fn seed(
+    conn: &mut PgConnection,
+    customers: u32,
+    orders: u32,
+    random_seed: u32,
+) -> Result<Summary> {
     let mut tx = conn.begin().await?;
     // Two concurrent `seed` runs: the second waits here, then sees the marker and does nothing.
-    sqlx::query("SELECT pg_advisory_xact_lock(7242024)").execute(&mut *tx).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7242024)")
+        .execute(&mut *tx)
+        .await?;
     let seeded: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM customers WHERE email LIKE 'seed-0000001@%')",
     )
@@ -34,14 +41,21 @@ pub async fn seed(conn: &mut PgConnection, customers: u32, orders: u32, random_s
     .await?;
     if seeded {
         tx.rollback().await?;
-        return Ok(Summary { already_seeded: true, customers: 0, orders: 0, items: 0 });
+        return Ok(Summary {
+            already_seeded: true,
+            customers: 0,
+            orders: 0,
+            items: 0,
+        });
     }
     // Writers elsewhere would interleave ids with ours; seeding is an admin action, so block them.
     sqlx::query("LOCK TABLE customers, orders IN SHARE ROW EXCLUSIVE MODE")
         .execute(&mut *tx)
         .await?;
     // Seeding runs longer than a request may; lift the service's statement timeout for this transaction.
-    sqlx::query("SET LOCAL statement_timeout = 0").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL statement_timeout = 0")
+        .execute(&mut *tx)
+        .await?;
     // setseed wants a value in [-1, 1].
     sqlx::query("SELECT setseed($1::float8 / 4294967296.0)")
         .bind(i64::from(random_seed))
@@ -112,7 +126,9 @@ pub async fn seed(conn: &mut PgConnection, customers: u32, orders: u32, random_s
     .execute(&mut *tx)
     .await?;
     // Fresh statistics, so the first EXPLAIN after seeding shows the plans production would get.
-    sqlx::query("ANALYZE customers, orders, order_items").execute(&mut *tx).await?;
+    sqlx::query("ANALYZE customers, orders, order_items")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Summary {
         already_seeded: false,

@@ -69,7 +69,10 @@ mod tests {
         assert!(Status::Cancelled.allowed_from().contains(&Status::Paid));
         for s in Status::ALL {
             assert_eq!(Status::try_from(s.as_str().to_owned()), Ok(s));
-            assert!(!s.allowed_from().contains(&s), "{s:?} → {s:?} must not be allowed");
+            assert!(
+                !s.allowed_from().contains(&s),
+                "{s:?} → {s:?} must not be allowed"
+            );
         }
     }
 }

@@ -27,7 +27,8 @@ use tokio::sync::OnceCell;
 use crate::process::{self, chown, command_as, find_binary, free_port, run, running_as_root};
 use crate::{Error, Result};
 
-const INSTALL_HINT: &str = "`apt-get install postgresql` (Debian/Ubuntu), or enter the Nix devShell";
+const INSTALL_HINT: &str =
+    "`apt-get install postgresql` (Debian/Ubuntu), or enter the Nix devShell";
 /// PostgreSQL refuses to run as root; when the tests do, the server runs as this Debian system user.
 const SERVER_USER: &str = "postgres";
 
@@ -124,10 +125,15 @@ impl PgServer {
             chown(&dir, user)?;
         }
         run(
-            command_as(user, &initdb)
-                .arg("-D")
-                .arg(&data)
-                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "-N"]),
+            command_as(user, &initdb).arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "-N",
+            ]),
             "initdb",
         )?;
 
@@ -205,7 +211,10 @@ impl PgServer {
     /// Creates (once) the template database for `migrator`.
     async fn template(&self, migrator: &'static Migrator) -> Result<String> {
         let cell = {
-            let mut templates = self.templates.lock().map_err(|_| Error("poisoned".into()))?;
+            let mut templates = self
+                .templates
+                .lock()
+                .map_err(|_| Error("poisoned".into()))?;
             let key = std::ptr::from_ref(migrator) as usize;
             Arc::clone(templates.entry(key).or_default())
         };
@@ -219,7 +228,8 @@ impl PgServer {
                 admin.close().await?;
                 // The connection must be closed before the template is copied: PostgreSQL refuses
                 // to copy a database somebody is connected to.
-                let mut conn = PgConnection::connect_with(&self.admin.clone().database(&name)).await?;
+                let mut conn =
+                    PgConnection::connect_with(&self.admin.clone().database(&name)).await?;
                 migrator
                     .run(&mut conn)
                     .await
@@ -300,7 +310,7 @@ fn candidate_bin_dirs() -> Vec<PathBuf> {
             Some((version, entry.path().join("bin")))
         })
         .collect();
-    versioned.sort_by(|a, b| b.0.cmp(&a.0));
+    versioned.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
     let mut dirs: Vec<PathBuf> = versioned.into_iter().map(|(_, dir)| dir).collect();
     dirs.push("/usr/local/bin".into());
     dirs
@@ -332,5 +342,9 @@ fn write_config(data: &Path, socket_dir: &Path, port: u16, initdb: &Path) -> Res
 
 fn unique_name() -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("testkit_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "testkit_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }

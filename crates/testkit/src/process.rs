@@ -71,10 +71,12 @@ pub fn command_as(user: Option<&str>, program: &Path) -> Command {
 
 /// Runs `cmd` to completion; a non-zero exit is an error carrying its output.
 pub fn run(cmd: &mut Command, what: &str) -> Result<()> {
-    let out = cmd
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| Error(format!("{what}: could not start {:?}: {e}", cmd.get_program())))?;
+    let out = cmd.stdin(Stdio::null()).output().map_err(|e| {
+        Error(format!(
+            "{what}: could not start {:?}: {e}",
+            cmd.get_program()
+        ))
+    })?;
     if out.status.success() {
         return Ok(());
     }
@@ -107,7 +109,10 @@ pub fn temp_dir(prefix: &str) -> Result<PathBuf> {
 /// Gives `dir` (recursively) to `user`, so a server dropped to that user can write in it.
 pub fn chown(dir: &Path, user: &str) -> Result<()> {
     run(
-        Command::new("chown").arg("-R").arg(format!("{user}:")).arg(dir),
+        Command::new("chown")
+            .arg("-R")
+            .arg(format!("{user}:"))
+            .arg(dir),
         "chown of the temporary directory",
     )
 }

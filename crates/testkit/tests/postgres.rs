@@ -32,10 +32,16 @@ async fn a_dedicated_server_can_be_stopped_and_restarted() {
     let db = server.database(&MIGRATOR).await.unwrap();
     db.connect().await.unwrap().close().await.unwrap();
     server.stop().unwrap();
-    assert!(db.connect().await.is_err(), "connecting to a stopped server must fail");
+    assert!(
+        db.connect().await.is_err(),
+        "connecting to a stopped server must fail"
+    );
     server.restart().unwrap();
     let mut conn = db.connect().await.unwrap();
-    let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&mut conn).await.unwrap();
+    let one: i32 = sqlx::query_scalar("SELECT 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(one, 1);
 }
 

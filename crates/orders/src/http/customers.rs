@@ -80,11 +80,14 @@ pub fn normalize_email(raw: &str, field: &str, errors: &mut Vec<FieldError>) -> 
     let email = raw.trim().to_lowercase();
     let valid = (3..=320).contains(&email.chars().count())
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && !domain.is_empty() && !domain.contains('@')
+        });
     if !valid {
-        errors.push(FieldError::new(field, "must be an email address (3 to 320 characters)"));
+        errors.push(FieldError::new(
+            field,
+            "must be an email address (3 to 320 characters)",
+        ));
     }
     email
 }
@@ -103,7 +106,10 @@ pub async fn create(
     let mut errors = Vec::new();
     let name = body.name.trim();
     if !(1..=200).contains(&name.chars().count()) || name.chars().any(char::is_control) {
-        errors.push(FieldError::new("name", "must be 1 to 200 printable characters"));
+        errors.push(FieldError::new(
+            "name",
+            "must be 1 to 200 printable characters",
+        ));
     }
     let email = normalize_email(&body.email, "email", &mut errors);
     check(errors)?;
@@ -260,7 +266,10 @@ pub async fn search(
     let mut errors = Vec::new();
     let limit = limit(q.limit, &mut errors);
     if !(1..=100).contains(&q.email_contains.chars().count()) {
-        errors.push(FieldError::new("email_contains", "must be 1 to 100 characters"));
+        errors.push(FieldError::new(
+            "email_contains",
+            "must be 1 to 100 characters",
+        ));
     }
     check(errors)?;
     let found = store::search_email_contains(&state.db.pool, &q.email_contains, limit).await?;
@@ -290,15 +299,24 @@ pub async fn lookup(
 ) -> Result<Json<Vec<CustomerSummaryDto>>> {
     let mut errors = Vec::new();
     let limit = limit(q.limit, &mut errors);
-    let email = q.email.as_deref().map(|e| normalize_email(e, "email", &mut errors));
+    let email = q
+        .email
+        .as_deref()
+        .map(|e| normalize_email(e, "email", &mut errors));
     let prefix = q.email_prefix.as_deref().map(|p| p.trim().to_lowercase());
     if let Some(p) = &prefix
         && !(1..=100).contains(&p.chars().count())
     {
-        errors.push(FieldError::new("email_prefix", "must be 1 to 100 characters"));
+        errors.push(FieldError::new(
+            "email_prefix",
+            "must be 1 to 100 characters",
+        ));
     }
     if email.is_some() == prefix.is_some() {
-        errors.push(FieldError::new("email", "give exactly one of email and email_prefix"));
+        errors.push(FieldError::new(
+            "email",
+            "give exactly one of email and email_prefix",
+        ));
     }
     check(errors)?;
     let found =

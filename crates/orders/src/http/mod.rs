@@ -12,9 +12,9 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use common::http::FieldError;
 use common::http::health::{self, Health};
 use common::http::layers::{self, HttpArgs};
-use common::http::FieldError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -86,7 +86,11 @@ pub fn app(state: AppState, health: Health, http: &HttpArgs) -> Router {
 /// The OpenAPI document, for tools (and the test that checks every route is described).
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = api().split_for_parts().1;
-    doc.merge(health::routes::<()>(Health::always_ready(Default::default())).split_for_parts().1);
+    doc.merge(
+        health::routes::<()>(Health::always_ready(Default::default()))
+            .split_for_parts()
+            .1,
+    );
     doc
 }
 

@@ -96,13 +96,19 @@ fn validate(body: &NewOrder) -> Result<(Vec<NewItem>, i64)> {
         errors.push(FieldError::new("customer_id", "must be a positive id"));
     }
     if body.items.is_empty() || body.items.len() > MAX_ITEMS {
-        errors.push(FieldError::new("items", format!("must have 1 to {MAX_ITEMS} lines")));
+        errors.push(FieldError::new(
+            "items",
+            format!("must have 1 to {MAX_ITEMS} lines"),
+        ));
     }
     let mut items = Vec::with_capacity(body.items.len());
     let mut total: i64 = 0;
     for (n, line) in body.items.iter().enumerate() {
         if line.product_id <= 0 {
-            errors.push(FieldError::new(format!("items[{n}].product_id"), "must be a positive id"));
+            errors.push(FieldError::new(
+                format!("items[{n}].product_id"),
+                "must be a positive id",
+            ));
         }
         if !(1..=MAX_QUANTITY).contains(&line.quantity) {
             errors.push(FieldError::new(
@@ -122,7 +128,10 @@ fn validate(body: &NewOrder) -> Result<(Vec<NewItem>, i64)> {
         });
     }
     if total > MAX_CENTS {
-        errors.push(FieldError::new("items", "the order total exceeds 9999999999.99"));
+        errors.push(FieldError::new(
+            "items",
+            "the order total exceeds 9999999999.99",
+        ));
     }
     check(errors)?;
     Ok((items, total))
@@ -210,7 +219,9 @@ pub async fn list(
         to: q.to,
     };
     let rows = store::list(&state.db.pool, &filter, page).await?;
-    Ok(Json(Paged::from_rows(page, rows, |o| OrderDto::new(o, None))))
+    Ok(Json(Paged::from_rows(page, rows, |o| {
+        OrderDto::new(o, None)
+    })))
 }
 
 /// Body of `PATCH /orders/{id}`.

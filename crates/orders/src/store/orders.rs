@@ -61,7 +61,9 @@ pub async fn create(
 ) -> Result<(Order, Vec<Item>)> {
     let mut tx = pool.begin().await?;
     let order: Order = sqlx::query_as(concat!(
-        "INSERT INTO orders (customer_id, total) VALUES ($1, $2::bigint / 100.0) RETURNING ", order_columns!(), ""
+        "INSERT INTO orders (customer_id, total) VALUES ($1, $2::bigint / 100.0) RETURNING ",
+        order_columns!(),
+        ""
     ))
     .bind(customer_id)
     .bind(total_cents)
@@ -78,7 +80,9 @@ pub async fn create(
         "INSERT INTO order_items (order_id, product_id, quantity, price)
          SELECT $1, product_id, quantity, price_cents / 100.0
          FROM UNNEST($2::bigint[], $3::int[], $4::bigint[]) AS t(product_id, quantity, price_cents)
-         RETURNING ", item_columns!(), ""
+         RETURNING ",
+        item_columns!(),
+        ""
     ))
     .bind(order.id)
     .bind(items.iter().map(|i| i.product_id).collect::<Vec<_>>())
@@ -145,7 +149,9 @@ pub struct Filter {
 /// statement (one prepared plan) serves every combination.
 pub async fn list(pool: &PgPool, filter: &Filter, page: Page) -> Result<Vec<Order>> {
     Ok(sqlx::query_as(concat!(
-        "SELECT ", order_columns!(), " FROM orders
+        "SELECT ",
+        order_columns!(),
+        " FROM orders
          WHERE ($1::bigint IS NULL OR customer_id = $1)
            AND ($2::text IS NULL OR status = $2)
            AND ($3::timestamptz IS NULL OR created_at >= $3)
@@ -166,7 +172,9 @@ pub async fn list(pool: &PgPool, filter: &Filter, page: Page) -> Result<Vec<Orde
 /// A customer's orders, newest first (served by `orders_customer_created_idx`).
 pub async fn list_for_customer(pool: &PgPool, customer_id: i64, page: Page) -> Result<Vec<Order>> {
     Ok(sqlx::query_as(concat!(
-        "SELECT ", order_columns!(), " FROM orders WHERE customer_id = $1
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE customer_id = $1
          ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
     ))
     .bind(customer_id)
@@ -179,7 +187,9 @@ pub async fn list_for_customer(pool: &PgPool, customer_id: i64, page: Page) -> R
 /// Items of one order. Called once per order by the N+1 strategy — that is the point of it.
 pub async fn items_of(pool: &PgPool, order_id: i64) -> Result<Vec<Item>> {
     Ok(sqlx::query_as(concat!(
-        "SELECT ", item_columns!(), " FROM order_items WHERE order_id = $1 ORDER BY id"
+        "SELECT ",
+        item_columns!(),
+        " FROM order_items WHERE order_id = $1 ORDER BY id"
     ))
     .bind(order_id)
     .fetch_all(pool)
@@ -189,7 +199,9 @@ pub async fn items_of(pool: &PgPool, order_id: i64) -> Result<Vec<Item>> {
 /// Items of many orders in one statement (`= ANY($1)`): the batched strategy.
 pub async fn items_of_many(pool: &PgPool, order_ids: &[i64]) -> Result<Vec<Item>> {
     Ok(sqlx::query_as(concat!(
-        "SELECT ", item_columns!(), " FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, id"
+        "SELECT ",
+        item_columns!(),
+        " FROM order_items WHERE order_id = ANY($1) ORDER BY order_id, id"
     ))
     .bind(order_ids)
     .fetch_all(pool)
@@ -207,7 +219,9 @@ pub async fn transition(pool: &PgPool, id: i64, to: Status) -> Result<Order> {
     let updated: Option<Order> = sqlx::query_as(concat!(
         "UPDATE orders SET status = $2, updated_at = greatest(now(), created_at)
          WHERE id = $1 AND status = ANY($3)
-         RETURNING ", order_columns!(), ""
+         RETURNING ",
+        order_columns!(),
+        ""
     ))
     .bind(id)
     .bind(to.as_str())
@@ -218,7 +232,9 @@ pub async fn transition(pool: &PgPool, id: i64, to: Status) -> Result<Order> {
         return Ok(order);
     }
     let current: Option<Order> = sqlx::query_as(concat!(
-        "SELECT ", order_columns!(), " FROM orders WHERE id = $1"
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE id = $1"
     ))
     .bind(id)
     .fetch_optional(pool)
