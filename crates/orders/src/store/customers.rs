@@ -88,6 +88,12 @@ pub async fn search_email_contains(
 }
 
 /// The fast twin: exact email (the UNIQUE index) or an email prefix (the `text_pattern_ops` index).
+///
+/// The prefix is a byte-wise range, `email ~>=~ 'abc' AND email ~<~ 'abd'`, not `LIKE 'abc%'`:
+/// sqlx prepares statements, and after five executions PostgreSQL may switch to a *generic* plan, in
+/// which `LIKE $1` cannot use any index (the pattern is unknown at plan time) — the "fast" query
+/// silently became a sequential scan in our benchmark. A range of bind parameters is indexable in
+/// every plan.
 pub async fn lookup_email(
     pool: &PgPool,
     email: Option<&str>,
@@ -95,10 +101,51 @@ pub async fn lookup_email(
     limit: i64,
 ) -> Result<Vec<CustomerSummary>> {
     let query = match (email, prefix) {
-        (Some(email), _) => sqlx::query_as(summary_query!("email = $1")).bind(email.to_owned()),
-        (None, Some(prefix)) => sqlx::query_as(summary_query!("email LIKE $1"))
-            .bind(format!("{}%", like_escape(prefix))),
+        (Some(email), _) => sqlx::query_as(summary_query!("email = $1"))
+            .bind(email.to_owned())
+            .bind(limit),
+        (None, Some(prefix)) => match prefix_upper_bound(prefix) {
+            Some(upper) => sqlx::query_as(summary_query!("email ~>=~ $1 AND email ~<~ $3"))
+                .bind(prefix.to_owned())
+                .bind(limit)
+                .bind(upper),
+            // Only a prefix made of U+10FFFF has no upper bound: correct, if slow, fallback.
+            None => sqlx::query_as(summary_query!("email LIKE $1"))
+                .bind(format!("{}%", like_escape(prefix)))
+                .bind(limit),
+        },
         (None, None) => return Ok(Vec::new()),
     };
-    Ok(query.bind(limit).fetch_all(pool).await?)
+    Ok(query.fetch_all(pool).await?)
+}
+
+/// The smallest string greater than every string starting with `prefix`, in byte order (which for
+/// UTF-8 is code-point order, the order `text_pattern_ops` uses): the last character incremented.
+fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        // Skip the surrogate gap, which has no chars.
+        let next = (u32::from(last) + 1..=u32::from(char::MAX)).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper_bound;
+
+    #[test]
+    fn prefix_upper_bounds() {
+        assert_eq!(prefix_upper_bound("abc").as_deref(), Some("abd"));
+        assert_eq!(
+            prefix_upper_bound("a\u{d7ff}").as_deref(),
+            Some("a\u{e000}")
+        );
+        assert_eq!(prefix_upper_bound("a\u{10ffff}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{10ffff}"), None);
+    }
 }

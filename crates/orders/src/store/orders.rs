@@ -2,7 +2,7 @@
 //! list, and status transitions that cannot race.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, QueryBuilder};
 
 use super::Page;
 use crate::error::{Error, Result};
@@ -145,28 +145,37 @@ pub struct Filter {
     pub to: Option<DateTime<Utc>>,
 }
 
-/// Orders matching `filter`, newest first. Optional filters are `($n IS NULL OR col = $n)` so one
-/// statement (one prepared plan) serves every combination.
+/// Orders matching `filter`, newest first.
+///
+/// Built with `QueryBuilder` (SQL fragments we wrote, values only via `push_bind`) so each combination
+/// of filters is its own statement with its own plan. The tempting single statement
+/// `WHERE ($1 IS NULL OR customer_id = $1) AND …` gets one *generic* plan once prepared: measured on
+/// the seeded data, it walks `orders_created_idx` and filters 30 000 rows to find one customer's 21
+/// orders (25 ms) where the specific statement reads 21 index entries (0.2 ms).
 pub async fn list(pool: &PgPool, filter: &Filter, page: Page) -> Result<Vec<Order>> {
-    Ok(sqlx::query_as(concat!(
+    let mut query = QueryBuilder::<Postgres>::new(concat!(
         "SELECT ",
         order_columns!(),
-        " FROM orders
-         WHERE ($1::bigint IS NULL OR customer_id = $1)
-           AND ($2::text IS NULL OR status = $2)
-           AND ($3::timestamptz IS NULL OR created_at >= $3)
-           AND ($4::timestamptz IS NULL OR created_at < $4)
-         ORDER BY created_at DESC, id DESC
-         LIMIT $5 OFFSET $6"
-    ))
-    .bind(filter.customer_id)
-    .bind(filter.status.map(Status::as_str))
-    .bind(filter.from)
-    .bind(filter.to)
-    .bind(page.limit_plus_one())
-    .bind(page.offset())
-    .fetch_all(pool)
-    .await?)
+        " FROM orders WHERE true"
+    ));
+    if let Some(customer_id) = filter.customer_id {
+        query.push(" AND customer_id = ").push_bind(customer_id);
+    }
+    if let Some(status) = filter.status {
+        query.push(" AND status = ").push_bind(status.as_str());
+    }
+    if let Some(from) = filter.from {
+        query.push(" AND created_at >= ").push_bind(from);
+    }
+    if let Some(to) = filter.to {
+        query.push(" AND created_at < ").push_bind(to);
+    }
+    query
+        .push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(page.limit_plus_one())
+        .push(" OFFSET ")
+        .push_bind(page.offset());
+    Ok(query.build_query_as().fetch_all(pool).await?)
 }
 
 /// A customer's orders, newest first (served by `orders_customer_created_idx`).
