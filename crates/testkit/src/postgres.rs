@@ -348,3 +348,21 @@ fn unique_name() -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_binary_names_the_package_to_install() {
+        let err = find_binary(
+            "initdb-that-does-not-exist",
+            &candidate_bin_dirs(),
+            INSTALL_HINT,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("apt-get install postgresql"), "{err}");
+        assert!(err.contains("initdb-that-does-not-exist"), "{err}");
+    }
+}
