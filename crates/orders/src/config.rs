@@ -58,10 +58,12 @@ pub struct SeedArgs {
 #[derive(Clone, clap::Args)]
 pub struct DbArgs {
     /// PostgreSQL URL, e.g. `postgres://orders:secret@postgres:5432/orders`. TLS is never used
-    /// (`sslmode` is forced to `disable`) so OBI can read the wire protocol.
+    /// (`sslmode` is forced to `disable`) so OBI can read the wire protocol. May hold a password, so
+    /// `--help` does not show the environment's value.
     #[arg(
         long,
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "postgres://postgres@localhost:5432/orders"
     )]
     pub database_url: String,
