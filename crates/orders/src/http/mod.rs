@@ -73,11 +73,13 @@ pub fn app(state: AppState, health: Health, http: &HttpArgs) -> Router {
     let (probes, probe_doc) = health::routes::<()>(health).split_for_parts();
     let mut openapi = openapi;
     openapi.merge(probe_doc);
+    // Serialized once: the document never changes while the process runs.
+    let document = axum::body::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_default());
     let probes = probes.route(
         "/openapi.json",
         get(move || {
-            let doc = openapi.clone();
-            async move { axum::Json(doc) }
+            let document = document.clone();
+            async move { ([(http::header::CONTENT_TYPE, "application/json")], document) }
         }),
     );
     layers::apply(api, probes, http)

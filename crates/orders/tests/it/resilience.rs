@@ -173,6 +173,13 @@ async fn health_ready_and_openapi() {
         assert!(paths.contains(&path), "{path} missing from {paths:?}");
     }
     assert_eq!(orders::openapi().paths.paths.len(), paths.len());
+    // Every `$ref` resolves to a schema in `components`.
+    let text = doc.body.to_string();
+    let schemas = doc.body["components"]["schemas"].as_object().unwrap();
+    for reference in text.split("#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(schemas.contains_key(name), "dangling $ref {name}");
+    }
     // Unknown routes are 404, and the request id is echoed.
     let r = svc
         .client
