@@ -11,6 +11,10 @@
 //! installation ships it, so a test can count the statements the database really executed.
 //! [`PgServer::start`] gives a dedicated server whose [`stop`](PgServer::stop) and
 //! [`restart`](PgServer::restart) let a test take the database away from a running service.
+//!
+//! With `DATABASE_URL` set, the databases (`testkit_<pid>_<n>`) stay on that server after the tests:
+//! dropping them needs an async connection that a `Drop` cannot make. A throw-away server takes them
+//! along when it goes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
