@@ -207,17 +207,17 @@ pub async fn orders(
         match q.strategy.unwrap_or_default() {
             Strategy::NPlusOne => {
                 // Deliberately naive — the lazy-loading loop ORMs generate: one round trip per order.
-                for (order, items) in &mut paged.items {
+                for (order, items) in &mut paged.data {
                     *items = order_store::items_of(pool, order.id).await?;
                 }
             }
             Strategy::Batched => {
-                let ids: Vec<i64> = paged.items.iter().map(|(o, _)| o.id).collect();
+                let ids: Vec<i64> = paged.data.iter().map(|(o, _)| o.id).collect();
                 let mut by_order: HashMap<i64, Vec<Item>> = HashMap::new();
                 for item in order_store::items_of_many(pool, &ids).await? {
                     by_order.entry(item.order_id).or_default().push(item);
                 }
-                for (order, items) in &mut paged.items {
+                for (order, items) in &mut paged.data {
                     *items = by_order.remove(&order.id).unwrap_or_default();
                 }
             }
@@ -228,8 +228,8 @@ pub async fn orders(
         page: paged.page,
         per_page: paged.per_page,
         has_more: paged.has_more,
-        items: paged
-            .items
+        data: paged
+            .data
             .into_iter()
             .map(|(order, items)| OrderDto::new(order, with_items.then_some(items)))
             .collect(),

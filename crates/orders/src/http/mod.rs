@@ -128,13 +128,14 @@ impl PageQuery {
     }
 }
 
-/// A page of results; `has_more` says whether the next page has any.
+/// A page of results; `has_more` says whether the next page has any (no `count(*)` needed).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Paged<T> {
     pub page: u32,
     pub per_page: u32,
     pub has_more: bool,
-    pub items: Vec<T>,
+    /// The results (named `data`, not `items`, so it never collides with an order's `items`).
+    pub data: Vec<T>,
 }
 
 impl<T> Paged<T> {
@@ -146,7 +147,7 @@ impl<T> Paged<T> {
             page: page.page,
             per_page: page.per_page,
             has_more,
-            items: rows.into_iter().map(map).collect(),
+            data: rows.into_iter().map(map).collect(),
         }
     }
 }

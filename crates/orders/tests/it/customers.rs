@@ -141,7 +141,7 @@ async fn a_customers_orders_are_paginated_newest_first() {
     assert_eq!(p1.body["has_more"], true);
     assert_eq!(p1.body["page"], 1);
     let ids = |v: &serde_json::Value| -> Vec<i64> {
-        v["items"]
+        v["data"]
             .as_array()
             .unwrap()
             .iter()
@@ -150,7 +150,7 @@ async fn a_customers_orders_are_paginated_newest_first() {
     };
     assert_eq!(ids(&p1.body), vec![created[4], created[3]]);
     assert!(
-        p1.body["items"][0].get("items").is_none(),
+        p1.body["data"][0].get("items").is_none(),
         "items only with include=items"
     );
     let p3 = svc

@@ -9,7 +9,7 @@ use crate::support::{Service, assert_problem, error_fields, start};
 async fn ids(svc: &Service, path: &str) -> Vec<i64> {
     let r = svc.get(path).await;
     assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.body);
-    r.body["items"]
+    r.body["data"]
         .as_array()
         .unwrap()
         .iter()
@@ -240,7 +240,7 @@ async fn listing_filters_by_customer_status_and_time() {
     );
     let page = svc.get("/orders?per_page=2").await;
     assert_eq!(page.body["has_more"], true);
-    assert!(page.body["items"][0].get("items").is_none());
+    assert!(page.body["data"][0].get("items").is_none());
 
     assert_problem(
         &svc.get("/orders?status=lost").await,

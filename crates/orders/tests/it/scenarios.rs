@@ -69,9 +69,9 @@ async fn n_plus_one_sends_one_query_per_order_and_batched_a_constant_number() {
         let (naive, n1) = measured(&svc, &mut conn, &format!("{base}&strategy=n-plus-one")).await;
         let (batched, b) = measured(&svc, &mut conn, &format!("{base}&strategy=batched")).await;
         assert_eq!(naive, batched, "both strategies return identical bodies");
-        assert_eq!(naive["items"].as_array().unwrap().len() as i64, per_page);
+        assert_eq!(naive["data"].as_array().unwrap().len() as i64, per_page);
         assert!(
-            naive["items"][0]["items"]
+            naive["data"][0]["items"]
                 .as_array()
                 .is_some_and(|i| !i.is_empty())
         );
@@ -91,7 +91,7 @@ async fn n_plus_one_sends_one_query_per_order_and_batched_a_constant_number() {
     )
     .await;
     assert_eq!(d.item_batched, 1);
-    assert_eq!(default["items"].as_array().unwrap().len(), 12);
+    assert_eq!(default["data"].as_array().unwrap().len(), 12);
 }
 
 #[tokio::test]
