@@ -71,6 +71,8 @@ section() { printf '\n### %s\n\n```\n' "$1"; }
 endsection() { printf '```\n'; }
 
 echo "# orders benchmark — $(date -u +%FT%TZ), $(nproc) cores, duration $DURATION"
+# Warm-up (not reported): opens the pool's connections and prepares the statements.
+wrk -t"$THREADS" -c"$CONNECTIONS" -d2s -s "$here/get_order.lua" "$base" >/dev/null
 section "GET /orders/{id} — throughput ($CONNECTIONS connections)"
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s "$here/get_order.lua" "$base" | tail -n +3
 endsection
@@ -91,3 +93,12 @@ for path in "/customers/search?email_contains=example" "/customers/search?email_
   wrk -t1 -c1 -d"$DURATION" --latency "$base$path" | tail -n +3
   endsection
 done
+
+# Every answer the service gave during the runs, by route and status, from its access log: a run with
+# errors must not pass for a fast one.
+section "responses by route and status (access log)"
+grep '"target":"access"' "$tmp/orders.log" | grep -o '"route":"[^"]*","status":[0-9]*' | sort | uniq -c | sort -rn
+endsection
+section "why: warnings in the service log"
+grep '"level":"WARN"' "$tmp/orders.log" | grep -o '"error":"[^"]*"' | sort | uniq -c | sort -rn || echo "none"
+endsection
