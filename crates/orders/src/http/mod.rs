@@ -1,0 +1,162 @@
+//! The REST API: the router, the OpenAPI document, and what the handlers share (state, paging).
+//!
+//! Routes are listed once, here, as templates (`/orders/{id}`): the same strings OBI's
+//! `routes.patterns` must contain to report `http.route` (see docs/orders.md).
+
+mod customers;
+mod orders;
+mod reports;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use common::http::FieldError;
+use common::http::health::{self, Health};
+use common::http::layers::{self, HttpArgs};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::store::Page;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "MOP orders",
+        description = "Customers, orders and reports over PostgreSQL. Includes an N+1 scenario \
+                       (`/customers/{id}/orders?include=items&strategy=`) and a slow-query scenario \
+                       (`/customers/search` vs `/customers/lookup`) for OBI to observe."
+    ),
+    tags(
+        (name = "customers", description = "Customers and email searches"),
+        (name = "orders", description = "Orders, their items and their life cycle"),
+        (name = "reports", description = "Aggregations over orders"),
+        (name = "health", description = "Liveness and readiness probes"),
+    )
+)]
+struct ApiDoc;
+
+/// The API routes with their OpenAPI description (state still to be supplied).
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(customers::create))
+        .routes(routes!(customers::get))
+        .routes(routes!(customers::orders))
+        .routes(routes!(customers::search))
+        .routes(routes!(customers::lookup))
+        .routes(routes!(orders::create, orders::list))
+        .routes(routes!(orders::get, orders::patch, orders::delete))
+        .routes(routes!(reports::top_customers))
+        .routes(routes!(reports::daily_revenue))
+}
+
+/// The complete service: API, probes, `/openapi.json`, wrapped in the standard layers.
+pub fn app(state: AppState, health: Health, http: &HttpArgs) -> Router {
+    let (api, openapi) = api()
+        .route_layer(middleware::from_fn_with_state(
+            state.db.clone(),
+            require_schema,
+        ))
+        .with_state(state)
+        .split_for_parts();
+    let (probes, probe_doc) = health::routes::<()>(health).split_for_parts();
+    let mut openapi = openapi;
+    openapi.merge(probe_doc);
+    // Serialized once: the document never changes while the process runs.
+    let document = axum::body::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_default());
+    let probes = probes.route(
+        "/openapi.json",
+        get(move || {
+            let document = document.clone();
+            async move { ([(http::header::CONTENT_TYPE, "application/json")], document) }
+        }),
+    );
+    layers::apply(api, probes, http)
+}
+
+/// The OpenAPI document, for tools (and the test that checks every route is described).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = api().split_for_parts().1;
+    doc.merge(
+        health::routes::<()>(Health::always_ready(Default::default()))
+            .split_for_parts()
+            .1,
+    );
+    doc
+}
+
+/// Until migrations have run every API request is a fast 503 — not a 500 about a missing table.
+async fn require_schema(State(db): State<Db>, req: Request, next: Next) -> Response {
+    match db.check_schema() {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `?page=&per_page=` of every paginated endpoint.
+#[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1-based page number (default 1, at most 10000).
+    pub page: Option<u32>,
+    /// Results per page (default 20, 1 to 100).
+    pub per_page: Option<u32>,
+}
+
+impl PageQuery {
+    pub fn validate(self, errors: &mut Vec<FieldError>) -> Page {
+        let page = self.page.unwrap_or(1);
+        let per_page = self.per_page.unwrap_or(20);
+        if !(1..=10_000).contains(&page) {
+            errors.push(FieldError::new("page", "must be between 1 and 10000"));
+        }
+        if !(1..=100).contains(&per_page) {
+            errors.push(FieldError::new("per_page", "must be between 1 and 100"));
+        }
+        Page { page, per_page }
+    }
+}
+
+/// A page of results; `has_more` says whether the next page has any (no `count(*)` needed).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Paged<T> {
+    pub page: u32,
+    pub per_page: u32,
+    pub has_more: bool,
+    /// The results (named `data`, not `items`, so it never collides with an order's `items`).
+    pub data: Vec<T>,
+}
+
+impl<T> Paged<T> {
+    /// Builds the page from `rows` fetched with `LIMIT per_page + 1`.
+    pub fn from_rows<R>(page: Page, mut rows: Vec<R>, map: impl FnMut(R) -> T) -> Self {
+        let has_more = rows.len() > page.per_page as usize;
+        rows.truncate(page.per_page as usize);
+        Self {
+            page: page.page,
+            per_page: page.per_page,
+            has_more,
+            data: rows.into_iter().map(map).collect(),
+        }
+    }
+}
+
+/// Returns the collected field errors as one 422, or `Ok` when there are none.
+pub fn check(errors: Vec<FieldError>) -> Result<()> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Validation(errors))
+    }
+}

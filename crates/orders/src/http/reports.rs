@@ -1,0 +1,103 @@
+//! `/reports/…` handlers: aggregations over customers, orders and items.
+
+use axum::extract::State;
+use chrono::NaiveDate;
+use common::http::extract::{Json, Query};
+use common::http::{FieldError, Problem};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{AppState, check};
+use crate::error::Result;
+use crate::money::format_cents;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TopQuery {
+    /// How many customers (default 10, 1 to 100).
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TopCustomerDto {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    /// Orders that were not cancelled.
+    pub order_count: i64,
+    #[schema(example = "10234.50")]
+    pub revenue: String,
+}
+
+/// Customers ranked by revenue (cancelled orders excluded).
+#[utoipa::path(get, path = "/reports/top-customers", tag = "reports", params(TopQuery),
+    responses(
+        (status = 200, description = "Biggest customers first", body = [TopCustomerDto]),
+        (status = 422, description = "Invalid limit", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn top_customers(
+    State(state): State<AppState>,
+    Query(q): Query<TopQuery>,
+) -> Result<Json<Vec<TopCustomerDto>>> {
+    let limit = q.limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        check(vec![FieldError::new("limit", "must be between 1 and 100")])?;
+    }
+    let rows = crate::store::reports::top_customers(&state.db.pool, i64::from(limit)).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| TopCustomerDto {
+                id: r.id,
+                name: r.name,
+                email: r.email,
+                order_count: r.order_count,
+                revenue: format_cents(r.revenue_cents),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DailyQuery {
+    /// How many days back, today included (default 30, 1 to 366).
+    pub days: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DailyRevenueDto {
+    /// A UTC calendar day.
+    pub day: NaiveDate,
+    pub order_count: i64,
+    pub items_sold: i64,
+    #[schema(example = "5120.00")]
+    pub revenue: String,
+}
+
+/// Revenue per UTC day (cancelled orders excluded); every day of the range is present.
+#[utoipa::path(get, path = "/reports/daily-revenue", tag = "reports", params(DailyQuery),
+    responses(
+        (status = 200, description = "Oldest day first", body = [DailyRevenueDto]),
+        (status = 422, description = "Invalid days", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn daily_revenue(
+    State(state): State<AppState>,
+    Query(q): Query<DailyQuery>,
+) -> Result<Json<Vec<DailyRevenueDto>>> {
+    let days = q.days.unwrap_or(30);
+    if !(1..=366).contains(&days) {
+        check(vec![FieldError::new("days", "must be between 1 and 366")])?;
+    }
+    let days = i32::try_from(days).unwrap_or(30);
+    let rows = crate::store::reports::daily_revenue(&state.db.pool, days).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|r| DailyRevenueDto {
+                day: r.day,
+                order_count: r.order_count,
+                items_sold: r.items_sold,
+                revenue: format_cents(r.revenue_cents),
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,40 @@
+//! Throw-away backends for MOP's integration tests: real servers started from binaries on the machine.
+//!
+//! Reading order: [`process`] (finding binaries, dropping root, the watchdog that stops a server when
+//! the test binary exits, free ports), then one module per backend — today [`postgres`]; the gateway's
+//! Redis and the events service's Kafka-protocol broker will follow the same shape.
+//!
+//! The contract (from `lab.md`): a missing binary is a *failing* test whose message says what to
+//! install, never a silent skip; an environment variable (`DATABASE_URL`, …) may point at an existing
+//! server instead.
+
+pub mod postgres;
+pub mod process;
+
+/// Everything testkit reports is a human-readable message: tests `unwrap()` it and the message is
+/// the failure they show.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a backend could not be provided; the `Display` text says what to do about it.
+#[derive(Debug)]
+pub struct Error(pub String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Self(format!("database error: {e}"))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Self(format!("i/o error: {e}"))
+    }
+}

@@ -1,0 +1,143 @@
+//! Launching backend processes for tests: locating binaries, running them as an unprivileged user
+//! when the tests run as root, free ports, and a watchdog that cleans up when the test binary exits.
+//!
+//! ## Why a watchdog process
+//!
+//! `cargo test` shares one server per test binary through a `static`, and Rust never runs `Drop` for
+//! statics; `atexit` needs `unsafe` (forbidden in this workspace) and does not run when the binary is
+//! killed. `PR_SET_PDEATHSIG` also needs `unsafe` (`pre_exec`) and fires when the *thread* that
+//! spawned the child exits, which under libtest is an arbitrary test thread. So each server gets a
+//! tiny `sh` watchdog instead: it polls `/proc/<test pid>` and, once the test binary is gone (however
+//! it ended — normal exit, panic, SIGKILL), runs the server's stop command and deletes its temporary
+//! directory. Servers owned by a non-static value are stopped by its `Drop`, and the watchdog is
+//! killed then. Polling every 200 ms costs nothing measurable and needs only POSIX `sh`.
+
+use std::ffi::OsStr;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::{Error, Result};
+
+/// Finds `name` on `PATH`, then in `extra_dirs` (in order). `install_hint` ends the error message.
+pub fn find_binary(name: &str, extra_dirs: &[PathBuf], install_hint: &str) -> Result<PathBuf> {
+    let path_dirs = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    path_dirs
+        .iter()
+        .chain(extra_dirs)
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            Error(format!(
+                "`{name}` not found on PATH nor in {extra_dirs:?}; install it: {install_hint}"
+            ))
+        })
+}
+
+/// True when this process runs with effective uid 0. Read from `/proc` so no `unsafe` libc call is
+/// needed; where `/proc` is missing (not Linux) we assume an ordinary user.
+pub fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|uids| uids.split_whitespace().nth(1).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A command for `program`, run as `user` (via `setpriv`, which `exec`s — no intermediate process
+/// that would swallow signals) when we are root, because servers such as PostgreSQL refuse to run as
+/// root; run directly otherwise.
+pub fn command_as(user: Option<&str>, program: &Path) -> Command {
+    match user {
+        Some(user) => {
+            let mut cmd = Command::new("setpriv");
+            cmd.arg(format!("--reuid={user}"))
+                .arg(format!("--regid={user}"))
+                .arg("--init-groups")
+                .arg("--")
+                .arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    }
+}
+
+/// Runs `cmd` to completion; a non-zero exit is an error carrying its output.
+pub fn run(cmd: &mut Command, what: &str) -> Result<()> {
+    let out = cmd.stdin(Stdio::null()).output().map_err(|e| {
+        Error(format!(
+            "{what}: could not start {:?}: {e}",
+            cmd.get_program()
+        ))
+    })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(Error(format!(
+        "{what} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )))
+}
+
+/// A port that was free a moment ago. Binding then releasing races with other processes in theory;
+/// callers retry start-up once on "address in use".
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A fresh, empty directory under the system temp dir, unique within this machine.
+pub fn temp_dir(prefix: &str) -> Result<PathBuf> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("{prefix}-{}-{n}", std::process::id()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// Gives `dir` (recursively) to `user`, so a server dropped to that user can write in it.
+pub fn chown(dir: &Path, user: &str) -> Result<()> {
+    run(
+        Command::new("chown")
+            .arg("-R")
+            .arg(format!("{user}:"))
+            .arg(dir),
+        "chown of the temporary directory",
+    )
+}
+
+/// Starts the watchdog: once this process has exited, it runs `stop` (argv) and removes `dir`.
+/// Dropping or killing the returned child disarms it.
+pub fn watchdog<S: AsRef<OsStr>>(stop: &[S], dir: &Path) -> Result<Child> {
+    // $1 = pid to watch, $2 = directory to remove, the rest = the stop command.
+    let script = r#"parent=$1; dir=$2; shift 2
+while [ -d "/proc/$parent" ]; do sleep 0.2; done
+"$@" >/dev/null 2>&1
+rm -rf "$dir""#;
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("testkit-watchdog")
+        .arg(std::process::id().to_string())
+        .arg(dir)
+        .args(stop)
+        // Never hold the test's stdout/stderr open: a pipe reader (`cargo test | tail`) would otherwise
+        // wait for the watchdog too.
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| Error(format!("could not start the watchdog shell `sh`: {e}")))?;
+    Ok(child)
+}
