@@ -64,12 +64,25 @@ pub fn apply(api: Router, probes: Router, args: &HttpArgs) -> Router {
         None => api,
     };
     api.merge(probes)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(args.body_limit))
         .layer(middleware::from_fn_with_state(
             args.request_timeout,
             timeout,
         ))
         .layer(middleware::from_fn(super::observe::observe))
+}
+
+async fn not_found(uri: http::Uri) -> Problem {
+    Problem::not_found(format!("no route for {}", uri.path()))
+}
+
+async fn method_not_allowed(method: http::Method, uri: http::Uri) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not supported on {}", uri.path()),
+    )
 }
 
 async fn timeout(State(limit): State<Duration>, req: Request, next: Next) -> Response {

@@ -7,6 +7,7 @@ pub mod extract;
 pub mod health;
 pub mod layers;
 pub mod observe;
+pub mod openapi;
 pub mod problem;
 pub mod serve;
 

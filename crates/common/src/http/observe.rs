@@ -56,7 +56,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
     let span = tracing::info_span!(
         "request",
         request_id = %rid,
-        trace_id = trace_id.as_deref().unwrap_or_default(),
+        trace_id = trace_id.as_deref(),
     );
     let mut response = next.run(req).instrument(span).await;
     response
@@ -72,7 +72,7 @@ pub async fn observe(mut req: Request, next: Next) -> Response {
         route = %route,
         status,
         latency_ms,
-        trace_id = trace_id.as_deref().unwrap_or_default(),
+        trace_id = trace_id.as_deref(),
         "request completed"
     );
     response

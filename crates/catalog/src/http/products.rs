@@ -1,0 +1,270 @@
+//! `/products` and `/products/{id}`: list, read, create, replace and delete, with ETags.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use common::http::Problem;
+use common::http::extract::{Json, Path, Query};
+use common::http::problem::types;
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::AppState;
+use super::conditional;
+use crate::domain::{Category, NewProduct, Product};
+use crate::store::StoreError;
+
+/// Largest page a client may ask for.
+pub const PER_PAGE_MAX: u64 = 100;
+/// Highest page number accepted (far beyond any real catalog; bounds the arithmetic).
+pub const PAGE_MAX: u64 = 1_000_000;
+
+/// A product as returned by the API.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProductBody {
+    #[schema(example = 42)]
+    pub id: u64,
+    #[schema(example = "Sturdy Lamp")]
+    pub name: String,
+    pub description: String,
+    /// Price in currency units, at most 2 decimals.
+    #[schema(example = 19.99)]
+    pub price: f64,
+    pub stock: u64,
+    pub category: Category,
+}
+
+impl From<Product> for ProductBody {
+    fn from(p: Product) -> Self {
+        // Cents → units is exact to 2 decimals for every price we accept (≤ 1e8 cents).
+        #[allow(clippy::cast_precision_loss)]
+        let price = p.price_cents as f64 / 100.0;
+        Self {
+            id: p.id,
+            name: p.name,
+            description: p.description,
+            price,
+            stock: p.stock,
+            category: p.category,
+        }
+    }
+}
+
+/// The body of `POST /products` and `PUT /products/{id}`. Every rule is checked and *all* violations
+/// are reported in one 422. (Documentation type: the handler validates a raw JSON value so it can
+/// report every bad field at once.)
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ProductInput {
+    /// 1–200 characters, not only whitespace.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Sturdy Lamp"
+    )]
+    name: String,
+    /// Optional, at most 2000 characters.
+    #[schema(max_length = 2000)]
+    description: Option<String>,
+    /// 0 to 1 000 000, at most 2 decimals.
+    #[schema(minimum = 0, maximum = 1000000, multiple_of = 0.01, example = 19.99)]
+    price: f64,
+    /// 0 to 1 000 000 000.
+    #[schema(minimum = 0, maximum = 1000000000)]
+    stock: u64,
+    category: Category,
+}
+
+/// One page of products.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProductPage {
+    pub items: Vec<ProductBody>,
+    pub page: u64,
+    pub per_page: u64,
+    /// Number of matching products over all pages.
+    pub total: u64,
+}
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Paging {
+    /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000, default = 1)]
+    pub page: Option<u64>,
+    /// Items per page, 1–100.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub per_page: Option<u64>,
+}
+
+/// Resolves paging parameters to `(page, per_page, offset)`, or a 400 naming the bad one.
+pub fn paging(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64, u64), Problem> {
+    let page = page.unwrap_or(1);
+    let per_page = per_page.unwrap_or(20);
+    if !(1..=PAGE_MAX).contains(&page) {
+        return Err(Problem::bad_request(format!(
+            "page must be from 1 to {PAGE_MAX}"
+        )));
+    }
+    if !(1..=PER_PAGE_MAX).contains(&per_page) {
+        return Err(Problem::bad_request(format!(
+            "per_page must be from 1 to {PER_PAGE_MAX}"
+        )));
+    }
+    Ok((page, per_page, (page - 1) * per_page))
+}
+
+/// List products in id order.
+#[utoipa::path(get, path = "/products", tag = "products", params(Paging),
+    responses(
+        (status = 200, description = "A page of products", body = ProductPage),
+        (status = 400, description = "Paging out of range or not a number", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(
+    State(store): State<AppState>,
+    Query(p): Query<Paging>,
+) -> Result<Json<ProductPage>, Problem> {
+    let (page, per_page, offset) = paging(p.page, p.per_page)?;
+    let result = store.list(offset, per_page);
+    let items = result.items.into_iter().map(ProductBody::from).collect();
+    Ok(Json(ProductPage {
+        items,
+        page,
+        per_page,
+        total: result.total,
+    }))
+}
+
+/// Read one product. Send `If-None-Match` with a previous `ETag` to get a 304 when it has not changed.
+#[utoipa::path(get, path = "/products/{id}", tag = "products",
+    params(("id" = u64, Path, description = "Product id"),
+           ("If-None-Match" = Option<String>, Header, description = "ETag(s) the client already has")),
+    responses(
+        (status = 200, description = "The product", body = ProductBody,
+         headers(("ETag" = String, description = "Entity tag of this version"))),
+        (status = 304, description = "Not modified since the given ETag",
+         headers(("ETag" = String, description = "Entity tag of this version"))),
+        (status = 400, description = "The id is not a non-negative integer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_one(
+    State(store): State<AppState>,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let product = store.get(id).ok_or_else(|| not_found(id))?;
+    let etag = product.etag();
+    if conditional::if_none_match(&headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    Ok(with_etag(StatusCode::OK, product, None))
+}
+
+/// Create a product.
+#[utoipa::path(post, path = "/products", tag = "products",
+    request_body(content = ProductInput, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created", body = ProductBody,
+         headers(("Location" = String, description = "URL of the new product"),
+                 ("ETag" = String, description = "Entity tag of this version"))),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than the limit (64 KiB)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, all listed in `errors`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create(
+    State(store): State<AppState>,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, Problem> {
+    let new = NewProduct::from_json(&body).map_err(Problem::validation)?;
+    let product = store.create(new);
+    tracing::info!(product_id = product.id, "product created");
+    let location = format!("/products/{}", product.id);
+    Ok(with_etag(StatusCode::CREATED, product, Some(location)))
+}
+
+/// Replace a product. Send `If-Match` with the `ETag` you read to avoid overwriting someone else's change.
+#[utoipa::path(put, path = "/products/{id}", tag = "products",
+    params(("id" = u64, Path, description = "Product id"),
+           ("If-Match" = Option<String>, Header, description = "Only update if the current ETag is one of these (or `*`)")),
+    request_body(content = ProductInput, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Replaced", body = ProductBody,
+         headers(("ETag" = String, description = "Entity tag of the new version"))),
+        (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` does not match the current ETag", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than the limit (64 KiB)", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type is not application/json", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, all listed in `errors`", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn replace(
+    State(store): State<AppState>,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, Problem> {
+    let new = NewProduct::from_json(&body).map_err(Problem::validation)?;
+    let product = store
+        .replace(id, new, |p| conditional::if_match(&headers, &p.etag()))
+        .map_err(store_problem)?;
+    tracing::info!(
+        product_id = id,
+        version = product.version,
+        "product replaced"
+    );
+    Ok(with_etag(StatusCode::OK, product, None))
+}
+
+/// Delete a product. Honours `If-Match` like `PUT`.
+#[utoipa::path(delete, path = "/products/{id}", tag = "products",
+    params(("id" = u64, Path, description = "Product id"),
+           ("If-Match" = Option<String>, Header, description = "Only delete if the current ETag is one of these (or `*`)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a non-negative integer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "`If-Match` does not match the current ETag", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete(
+    State(store): State<AppState>,
+    Path(id): Path<u64>,
+    headers: HeaderMap,
+) -> Result<StatusCode, Problem> {
+    store
+        .delete(id, |p| conditional::if_match(&headers, &p.etag()))
+        .map_err(store_problem)?;
+    tracing::info!(product_id = id, "product deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn with_etag(status: StatusCode, product: Product, location: Option<String>) -> Response {
+    let etag = product.etag();
+    let mut response = (status, Json(ProductBody::from(product))).into_response();
+    let headers = response.headers_mut();
+    // ETags and Locations are built from digits and ASCII only, so they are always valid header values.
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, v);
+    }
+    if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        headers.insert(header::LOCATION, v);
+    }
+    response
+}
+
+fn not_found(id: u64) -> Problem {
+    Problem::not_found(format!("product {id} does not exist"))
+}
+
+fn store_problem(e: StoreError) -> Problem {
+    match e {
+        StoreError::NotFound(id) => not_found(id),
+        StoreError::PreconditionFailed { current } => Problem::new(
+            StatusCode::PRECONDITION_FAILED,
+            format!("If-Match does not match the current ETag {current}"),
+        )
+        .with_type(types::PRECONDITION_FAILED),
+    }
+}
