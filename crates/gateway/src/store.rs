@@ -108,8 +108,8 @@ impl Redis {
 
     /// `SET key value EX ttl`.
     pub async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), Unavailable> {
-        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        self.call(|mut c| async move { c.pset_ex(key, value, millis).await })
+        let cmd = set_px(key, &value, ttl);
+        self.call(|mut c| async move { cmd.query_async::<()>(&mut c).await })
             .await
     }
 
@@ -130,12 +130,7 @@ impl Redis {
         let mut pipe = redis::pipe();
         pipe.atomic();
         for (key, value, ttl) in writes {
-            pipe.pset_ex(
-                key,
-                value,
-                u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1),
-            )
-            .ignore();
+            pipe.add_command(set_px(key, value, *ttl)).ignore();
         }
         self.call(|mut c| async move { pipe.query_async::<()>(&mut c).await })
             .await
@@ -167,4 +162,13 @@ impl Redis {
         self.call(|mut c| async move { redis::cmd("PING").query_async::<()>(&mut c).await })
             .await
     }
+}
+
+/// `SET key value PX ttl` — spelled out (rather than `PSETEX`) so OBI and `INFO commandstats` show
+/// a plain `SET`; milliseconds so the ±10 % jitter is not rounded away.
+fn set_px(key: &str, value: &[u8], ttl: Duration) -> redis::Cmd {
+    let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let mut cmd = redis::cmd("SET");
+    cmd.arg(key).arg(value).arg("PX").arg(millis);
+    cmd
 }

@@ -5,7 +5,7 @@
 //! the list/search generation is bumped and every replica is told over pub/sub.
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::response::Response;
 use common::http::Problem;
 use common::http::extract::Path;
@@ -29,7 +29,7 @@ use crate::upstream::WriteAnswer;
 pub async fn create(
     State(cache): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, Error> {
     let answer = cache
         .upstream
@@ -68,7 +68,7 @@ pub async fn replace(
     State(cache): State<AppState>,
     Path(id): Path<u64>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, Error> {
     write(cache, Method::PUT, id, headers, body).await
 }
@@ -106,6 +106,21 @@ async fn write(
         let _ = cache.invalidate(id, true).await;
     }
     Ok(relay(answer))
+}
+
+/// The raw request body, forwarded as is. Its only rejection (body over `BODY_LIMIT` → 413, or a
+/// broken upload → 400) is problem+json like every other error.
+pub struct RawBody(Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = Problem;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|r| Problem::new(r.status(), r.body_text()))
+    }
 }
 
 /// catalog's answer, unchanged (plus `Location` for creations).
