@@ -108,7 +108,10 @@ impl Cache {
             Ok(None) => {}
             Err(Unavailable) => return self.bypass(what).await,
         }
-        let answer = self.flights.run(&key, || self.fill(what, &key)).await;
+        let answer = self
+            .flights
+            .run(&key, || self.fill(what, &key, epoch))
+            .await;
         if let Ok((entry, status)) = &answer {
             bump(match status {
                 CacheStatus::Hit => &self.stats.hits,
@@ -122,14 +125,18 @@ impl Cache {
     }
 
     /// The leader of a flight: re-check Redis, else fetch from `catalog` and store.
-    async fn fill(&self, what: &Read, key: &str) -> Answer {
+    ///
+    /// If an invalidation arrived while we were fetching (the epoch moved), the answer may predate
+    /// the write that caused it: it is returned to the callers but not stored, so a racing write
+    /// cannot leave an old version in Redis for a whole TTL.
+    async fn fill(&self, what: &Read, key: &str, epoch: u64) -> Answer {
         if let Ok(Some(bytes)) = self.redis.get(key).await
             && let Some(entry) = Entry::decode(&bytes)
         {
             return Ok((Arc::new(entry), CacheStatus::Hit));
         }
         let entry = self.upstream.get(&what.upstream_path()).await?;
-        if entry.is_cacheable() {
+        if entry.is_cacheable() && self.l1.epoch() == epoch {
             // A failed SET is already counted and fed to the breaker; the answer is still good.
             let _ = self
                 .redis

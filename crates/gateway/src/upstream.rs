@@ -121,10 +121,14 @@ impl Upstream {
 }
 
 /// Transport failures are "unavailable" (503, worth retrying); anything else is a bad answer (502).
+/// The client sees a short reason; the full error (with catalog's address) goes to the log only.
 fn classify(e: reqwest::Error) -> UpstreamError {
-    if e.is_connect() || e.is_timeout() {
-        UpstreamError::Unavailable(e.to_string())
+    tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "catalog call failed");
+    if e.is_timeout() {
+        UpstreamError::Unavailable("catalog did not answer in time".into())
+    } else if e.is_connect() {
+        UpstreamError::Unavailable("catalog is unreachable".into())
     } else {
-        UpstreamError::BadGateway(format!("{e}"))
+        UpstreamError::BadGateway("catalog sent an invalid HTTP response".into())
     }
 }

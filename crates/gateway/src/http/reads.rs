@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use common::http::Problem;
 use common::http::extract::{Path, Query};
-use http::{HeaderValue, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -22,9 +22,11 @@ pub const BATCH_MAX: usize = 100;
 
 /// Read one product (catalog's body and ETag, byte for byte).
 #[utoipa::path(get, path = "/products/{id}", tag = "products",
-    params(("id" = u64, Path, description = "Product id")),
+    params(("id" = u64, Path, description = "Product id"),
+           ("If-None-Match" = Option<String>, Header, description = "ETag(s) the client already has")),
     responses(
         (status = 200, description = "The product; `X-Cache: HIT|MISS|BYPASS`"),
+        (status = 304, description = "Not modified since the given ETag"),
         (status = 400, description = "The id is not a non-negative integer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such product (cached briefly)", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "catalog answered something unusable", body = Problem, content_type = "application/problem+json"),
@@ -33,9 +35,34 @@ pub const BATCH_MAX: usize = 100;
 pub async fn get_one(
     State(cache): State<AppState>,
     Path(id): Path<u64>,
+    headers: HeaderMap,
 ) -> Result<Response, Error> {
     let (entry, status) = cache.read(&Read::Item(id)).await?;
+    // Revalidation is answered from the cache too: same rule as catalog (weak comparison).
+    if entry.status == 200
+        && let Some(etag) = entry.etag.as_deref()
+        && if_none_match(&headers, etag)
+    {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        let h = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            h.insert(header::ETAG, v);
+        }
+        h.insert(X_CACHE.clone(), HeaderValue::from_static(status.header()));
+        return Ok(response);
+    }
     Ok(entry.to_response(status))
+}
+
+/// `If-None-Match` lists `*` or the current ETag (weakly compared), as in catalog.
+fn if_none_match(headers: &HeaderMap, current: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == current)
 }
 
 /// Paging parameters, as `catalog` takes them.

@@ -161,3 +161,47 @@ async fn stats_count_hits_misses_and_upstream_calls() {
     assert_eq!(stats["bypasses"], 0);
     assert_eq!(stats["redis_errors"], 0);
 }
+
+#[tokio::test]
+async fn revalidation_with_if_none_match_is_answered_from_the_cache() {
+    let catalog = Catalog::start().await;
+    let gw = Gateway::start(config(&shared_redis(), &catalog.url, &prefix())).await;
+    let first = gw.get("/products/15").await;
+    let etag = first.header("etag").unwrap().to_owned();
+    let r = gw
+        .send(
+            crate::support::client()
+                .get(gw.url("/products/15"))
+                .header("if-none-match", format!("W/{etag}")),
+        )
+        .await;
+    assert_eq!((r.status, r.x_cache()), (304, "HIT"));
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    assert!(r.body.is_empty());
+    let r = gw
+        .send(
+            crate::support::client()
+                .get(gw.url("/products/15"))
+                .header("if-none-match", "\"0-0\""),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(catalog.calls("/products/15"), 1);
+}
+
+#[tokio::test]
+async fn route_list_matches_the_openapi_document() {
+    let token = tokio_util::sync::CancellationToken::new();
+    let cache = gateway::cache(
+        &config(&shared_redis(), "http://127.0.0.1:9", &prefix()),
+        &token,
+    )
+    .unwrap();
+    let doc = gateway::http::openapi(cache);
+    let mut documented: Vec<&str> = doc.paths.paths.keys().map(String::as_str).collect();
+    let mut listed = gateway::http::ROUTES.to_vec();
+    documented.sort_unstable();
+    listed.sort_unstable();
+    assert_eq!(documented, listed);
+    token.cancel();
+}
