@@ -17,9 +17,17 @@ pub struct Breaker {
 
 #[derive(Debug, Clone, Copy)]
 enum State {
-    Closed { failures: u32 },
-    Open { until: Instant },
-    HalfOpen,
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    /// One probe is out. `until` guards against a probe that never reports back (its request was
+    /// cancelled): after another cooldown, the next caller probes instead.
+    HalfOpen {
+        until: Instant,
+    },
 }
 
 impl Breaker {
@@ -36,11 +44,13 @@ impl Breaker {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         match *state {
             State::Closed { .. } => true,
-            State::Open { until } if Instant::now() >= until => {
-                *state = State::HalfOpen;
+            State::Open { until } | State::HalfOpen { until } if Instant::now() >= until => {
+                *state = State::HalfOpen {
+                    until: Instant::now() + self.cooldown,
+                };
                 true
             }
-            State::Open { .. } | State::HalfOpen => false,
+            State::Open { .. } | State::HalfOpen { .. } => false,
         }
     }
 
@@ -61,7 +71,7 @@ impl Breaker {
             State::Closed { failures } if failures + 1 < self.threshold => State::Closed {
                 failures: failures + 1,
             },
-            State::Closed { .. } | State::HalfOpen => {
+            State::Closed { .. } | State::HalfOpen { .. } => {
                 tracing::warn!(cooldown = ?self.cooldown, "redis failing: circuit breaker open");
                 open
             }
@@ -90,9 +100,10 @@ mod tests {
         b.failure();
         assert!(b.allow(), "one failure is below the threshold");
         b.failure();
-        // Cooldown zero: the next caller is the half-open probe, everyone else waits for it.
+        // Cooldown zero: the next caller is the half-open probe; with a zero cooldown an unanswered
+        // probe is immediately replaced by the next caller's.
         assert!(b.allow());
-        assert!(!b.allow());
+        assert!(b.allow());
         b.failure();
         assert!(
             b.allow(),
@@ -100,6 +111,19 @@ mod tests {
         );
         b.success();
         assert!(b.allow() && b.allow() && b.is_closed());
+    }
+
+    #[test]
+    fn only_one_probe_while_it_is_outstanding() {
+        let b = Breaker::new(1, Duration::from_secs(60));
+        b.failure();
+        *b.state.lock().unwrap() = State::Open {
+            until: Instant::now(),
+        };
+        assert!(b.allow(), "cooldown over: probe");
+        assert!(!b.allow(), "probe outstanding: everyone else skips Redis");
+        b.success();
+        assert!(b.allow());
     }
 
     #[test]

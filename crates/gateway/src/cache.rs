@@ -7,6 +7,7 @@
 //! into a stampede on `catalog`.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -208,6 +209,7 @@ impl Cache {
         } else {
             CacheStatus::Miss
         };
+        let missing_count = missing.len();
         let fetched = self.fetch_many(missing).await?;
         let writes: Vec<Write> = fetched
             .iter()
@@ -226,13 +228,11 @@ impl Cache {
                 found[slot] = Some(entry);
             }
         }
-        for (_, slot) in ids.iter().zip(&found) {
-            bump(if slot.is_some() && status == CacheStatus::Hit {
-                &self.stats.hits
-            } else {
-                &self.stats.misses
-            });
-        }
+        let misses = missing_count as u64;
+        self.stats
+            .hits
+            .fetch_add(ids.len() as u64 - misses, Relaxed);
+        self.stats.misses.fetch_add(misses, Relaxed);
         let entries = ids
             .iter()
             .zip(found)
