@@ -143,3 +143,23 @@ impl Default for CacheArgs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn passwords_are_redacted_and_defaults_parse() {
+        assert_eq!(
+            redact("redis://u:secret@h:6379/0"),
+            "redis://u:***@h:6379/0"
+        );
+        assert_eq!(redact("redis://:secret@h"), "redis://:***@h");
+        assert_eq!(redact("redis://h:6379"), "redis://h:6379");
+        let config = Config::try_parse_from(["gateway", "--redis-url", "redis://:pw@h"]).unwrap();
+        assert!(!format!("{config:?}").contains("pw"));
+        assert_eq!(config.listen_addr.port(), 8084);
+        assert_eq!(config.cache.item_ttl, Duration::from_secs(60));
+    }
+}

@@ -18,6 +18,11 @@ async fn a_write_through_one_replica_evicts_the_other_replicas_l1() {
     b.get("/products/11").await;
     let cached = b.get("/products/11").await;
     assert_eq!(cached.header("x-cache-level"), Some("L1"));
+    b.get("/products?page=1").await;
+    assert_eq!(
+        b.get("/products?page=1").await.header("x-cache-level"),
+        Some("L1")
+    );
 
     let body =
         json!({"name": "Fresh", "description": "", "price": 1, "stock": 1, "category": "toys"});
@@ -37,5 +42,15 @@ async fn a_write_through_one_replica_evicts_the_other_replicas_l1() {
     )
     .await;
     assert_eq!(fresh.header("etag"), put.header("etag"));
+    let list = eventually(
+        Duration::from_secs(5),
+        "replica B's list to be fresh",
+        || async {
+            let r = b.get("/products?page=1").await;
+            (r.json()["items"][10]["name"] == "Fresh").then_some(r)
+        },
+    )
+    .await;
+    assert_eq!(list.x_cache(), "MISS", "new generation: fetched again");
     assert!(b.stats().await["invalidations_received"].as_u64() >= Some(1));
 }
