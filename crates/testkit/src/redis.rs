@@ -200,3 +200,42 @@ impl Drop for RedisServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port_of(url: &str) -> u16 {
+        url.trim_end_matches("/0")
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+
+    #[test]
+    fn stop_and_restart_keep_the_port() {
+        let server = RedisServer::start().unwrap();
+        let port = port_of(server.url());
+        assert!(ping(port));
+        server.stop().unwrap();
+        assert!(!ping(port), "stopped: connection refused");
+        server.restart().unwrap();
+        assert!(ping(port), "back on the same port");
+        assert!(server.restart().is_err(), "already running");
+    }
+
+    #[test]
+    fn an_existing_server_cannot_be_stopped() {
+        let server = RedisServer::existing("redis://127.0.0.1:1/0");
+        assert_eq!(server.url(), "redis://127.0.0.1:1/0");
+        assert!(
+            server
+                .stop()
+                .unwrap_err()
+                .0
+                .contains("only a server started by testkit")
+        );
+    }
+}
