@@ -15,6 +15,7 @@ use rand::Rng;
 
 use crate::config::CacheArgs;
 use crate::entry::{CacheStatus, Entry};
+use crate::error::Error;
 use crate::invalidation;
 use crate::keys::Keys;
 use crate::l1::{L1, L1Key};
@@ -243,11 +244,7 @@ impl Cache {
 
     /// `POST /cache/warm`: fetch `from..=to` from `catalog` (bounded concurrency) and store the
     /// products found in one `MULTI`/`EXEC`. Returns (stored, not found).
-    pub async fn warm(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> Result<Result<(u64, u64), Unavailable>, UpstreamError> {
+    pub async fn warm(&self, from: u64, to: u64) -> Result<(u64, u64), Error> {
         let fetched = self.fetch_many((from..=to).collect()).await?;
         let writes: Vec<Write> = fetched
             .iter()
@@ -262,11 +259,8 @@ impl Cache {
             .collect();
         let stored = writes.len() as u64;
         let not_found = fetched.iter().filter(|(_, e)| e.is_negative()).count() as u64;
-        Ok(self
-            .redis
-            .set_many(&writes)
-            .await
-            .map(|()| (stored, not_found)))
+        self.redis.set_many(&writes).await?;
+        Ok((stored, not_found))
     }
 
     /// Fetches products concurrently (at most `fetch_concurrency` at a time); fails on the first

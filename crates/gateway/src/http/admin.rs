@@ -50,7 +50,7 @@ pub async fn warm(
             "from must not exceed to, and at most {WARM_MAX} ids per warm-up"
         )));
     }
-    let (stored, not_found) = cache.warm(p.from, p.to).await??;
+    let (stored, not_found) = cache.warm(p.from, p.to).await?;
     Ok(Json(Warmed { stored, not_found }))
 }
 

@@ -70,6 +70,17 @@ async fn start_up_with_redis_down_serves_from_catalog() {
     let r = gw.get("/products/8").await;
     assert_eq!((r.status, r.x_cache()), (200, "BYPASS"));
     assert_eq!(gw.get("/ready").await.status, 200);
+    let batch = gw.get("/products/batch?ids=1,2,4242").await;
+    assert_eq!((batch.status, batch.x_cache()), (200, "BYPASS"));
+    assert_eq!(batch.json()["not_found"], serde_json::json!([4242]));
+    // Operations that exist only for the cache say so.
+    let http = crate::support::client();
+    gw.send(http.post(gw.url("/cache/warm?from=1&to=3")))
+        .await
+        .assert_problem(503);
+    gw.send(http.delete(gw.url("/cache/products/1")))
+        .await
+        .assert_problem(503);
 }
 
 #[tokio::test]
