@@ -118,3 +118,53 @@ where
             .build()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Bytes;
+
+    fn entry() -> Arc<Entry> {
+        Arc::new(Entry {
+            status: 200,
+            content_type: None,
+            etag: None,
+            body: Bytes::from_static(b"{}"),
+        })
+    }
+
+    #[test]
+    fn a_fill_that_raced_an_invalidation_is_dropped() {
+        let l1 = L1::new(10, Duration::from_secs(60));
+        let epoch = l1.epoch();
+        l1.evict_item(99); // an invalidation arrives while the reader talks to Redis
+        l1.fill(L1Key::Item(1), entry(), epoch);
+        assert!(l1.get(&L1Key::Item(1)).is_none());
+        l1.fill(L1Key::Item(1), entry(), l1.epoch());
+        assert!(l1.get(&L1Key::Item(1)).is_some());
+    }
+
+    #[test]
+    fn a_product_change_evicts_it_and_every_collection() {
+        let l1 = L1::new(10, Duration::from_secs(60));
+        for key in [
+            L1Key::Item(1),
+            L1Key::Item(2),
+            L1Key::Collection("list?page=1".into()),
+        ] {
+            l1.fill(key, entry(), l1.epoch());
+        }
+        l1.evict_item(1);
+        assert!(l1.get(&L1Key::Item(1)).is_none());
+        assert!(l1.get(&L1Key::Item(2)).is_some());
+        assert!(l1.get(&L1Key::Collection("list?page=1".into())).is_none());
+        l1.clear();
+        assert!(l1.get(&L1Key::Item(2)).is_none());
+        let off = L1::new(0, Duration::from_secs(60));
+        off.fill(L1Key::Item(1), entry(), off.epoch());
+        assert!(
+            off.get(&L1Key::Item(1)).is_none(),
+            "capacity 0 disables the L1"
+        );
+    }
+}
