@@ -120,15 +120,27 @@ impl Upstream {
     }
 }
 
-/// Transport failures are "unavailable" (503, worth retrying); anything else is a bad answer (502).
-/// The client sees a short reason; the full error (with catalog's address) goes to the log only.
+/// An answer that is not valid HTTP is a bad gateway (502); every other failure — refused, reset, closed
+/// early, timed out — means catalog is unavailable (503, worth retrying). The client sees a short reason;
+/// the full error (with catalog's address) goes to the log only.
 fn classify(e: reqwest::Error) -> UpstreamError {
     tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "catalog call failed");
-    if e.is_timeout() {
-        UpstreamError::Unavailable("catalog did not answer in time".into())
-    } else if e.is_connect() {
-        UpstreamError::Unavailable("catalog is unreachable".into())
-    } else {
+    let unparsable = e.is_decode()
+        || sources(&e)
+            .filter_map(|s| s.downcast_ref::<hyper::Error>())
+            .any(|h| h.is_parse() || h.is_parse_status() || h.is_parse_too_large());
+    if unparsable {
         UpstreamError::BadGateway("catalog sent an invalid HTTP response".into())
+    } else if e.is_timeout() {
+        UpstreamError::Unavailable("catalog did not answer in time".into())
+    } else {
+        UpstreamError::Unavailable("catalog is unreachable".into())
     }
+}
+
+/// The error's chain of causes, outermost first.
+fn sources<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
 }

@@ -146,3 +146,16 @@ async fn garbage_from_catalog_is_a_502() {
     let gw = Gateway::start(config(&shared_redis(), &url, &prefix())).await;
     gw.get("/products/1").await.assert_problem(502);
 }
+
+#[tokio::test]
+async fn catalog_closing_without_an_answer_is_a_503() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            drop(socket);
+        }
+    });
+    let gw = Gateway::start(config(&shared_redis(), &url, &prefix())).await;
+    gw.get("/products/1").await.assert_problem(503);
+}
