@@ -5,6 +5,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # Recipes of individual services live next to this file, one file per service.
 import? 'just/auth.just'
 import? 'just/orders.just'
+import? 'just/gateway.just'
 
 # Show the recipes.
 default:
