@@ -7,6 +7,7 @@
 mod chaos;
 mod conditional;
 mod products;
+mod render;
 mod search;
 
 use std::sync::Arc;
@@ -39,8 +40,12 @@ pub const ROUTES: &[&str] = &[
     "/ready",
 ];
 
-/// Handler state: the store, shared by every request.
-pub type AppState = Arc<Store>;
+/// Handler state, shared by every request: the store and the rendered form of its products.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<Store>,
+    rendered: Arc<render::Renderings>,
+}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -58,7 +63,7 @@ pub type AppState = Arc<Store>;
 struct ApiDoc;
 
 /// Builds the complete router: API routes, probes, `/openapi.json`, and the shared layers.
-pub fn app(store: AppState, http: &HttpArgs, shutdown: CancellationToken) -> Router {
+pub fn app(store: Arc<Store>, http: &HttpArgs, shutdown: CancellationToken) -> Router {
     let (api, probes, doc) = parts(store, shutdown);
     // Serialised once: the document cannot change while the process runs.
     let doc: Arc<str> = doc.to_pretty_json().unwrap_or_default().into();
@@ -73,7 +78,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The API router, the probe router (still waiting for the serialised document as its state) and
 /// the OpenAPI document describing both.
 fn parts(
-    store: AppState,
+    store: Arc<Store>,
     shutdown: CancellationToken,
 ) -> (Router, Router<Arc<str>>, utoipa::openapi::OpenApi) {
     let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -86,7 +91,10 @@ fn parts(
         .routes(routes!(search::search))
         .routes(routes!(chaos::slow))
         .routes(routes!(chaos::error))
-        .with_state(store)
+        .with_state(AppState {
+            store,
+            rendered: Arc::default(),
+        })
         .split_for_parts();
     let (probes, probe_doc) = health::routes(Health::always_ready(shutdown))
         .routes(routes!(openapi_json))

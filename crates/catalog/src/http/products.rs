@@ -11,7 +11,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
 use super::conditional;
-use crate::domain::{Category, NewProduct, Product};
+use super::render::Rendered;
+use crate::domain::{Category, NewProduct};
 use crate::store::StoreError;
 
 /// Largest page a client may ask for.
@@ -32,57 +33,6 @@ pub struct ProductBody {
     pub price: f64,
     pub stock: u64,
     pub category: Category,
-}
-
-impl From<&Product> for ProductBody {
-    fn from(p: &Product) -> Self {
-        let ProductView {
-            id,
-            name,
-            description,
-            price,
-            stock,
-            category,
-        } = ProductView::from(p);
-        let (name, description) = (name.to_owned(), description.to_owned());
-        Self {
-            id,
-            name,
-            description,
-            price,
-            stock,
-            category,
-        }
-    }
-}
-
-/// The same JSON as [`ProductBody`], serialised straight from a stored product without copying its
-/// strings: `GET /products/{id}` is the hottest path, and this keeps it allocation-light.
-#[derive(Serialize)]
-struct ProductView<'a> {
-    id: u64,
-    name: &'a str,
-    description: &'a str,
-    price: f64,
-    stock: u64,
-    category: Category,
-}
-
-impl<'a> From<&'a Product> for ProductView<'a> {
-    fn from(p: &'a Product) -> Self {
-        // Cents → units is exact to 2 decimals for every price we accept (≤ 1e8 cents).
-        #[allow(clippy::cast_precision_loss)]
-        let price = p.price_cents as f64 / 100.0;
-        let (name, description) = (p.name.as_str(), p.description.as_str());
-        Self {
-            id: p.id,
-            name,
-            description,
-            price,
-            stock: p.stock,
-            category: p.category,
-        }
-    }
 }
 
 /// The body of `POST /products` and `PUT /products/{id}`. Every rule is checked and *all* violations
@@ -158,11 +108,11 @@ pub fn paging(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64, u64
         (status = 400, description = "Paging out of range or not a number", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
-    State(store): State<AppState>,
+    State(state): State<AppState>,
     Query(p): Query<Paging>,
 ) -> Result<Json<ProductPage>, Problem> {
     let (page, per_page, offset) = paging(p.page, p.per_page)?;
-    let result = store.list(offset, per_page);
+    let result = state.store.list(offset, per_page);
     let items = result
         .items
         .iter()
@@ -189,16 +139,16 @@ pub async fn list(
         (status = 404, description = "No such product", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn get_one(
-    State(store): State<AppState>,
+    State(state): State<AppState>,
     Path(id): Path<u64>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let product = store.get(id).ok_or_else(|| not_found(id))?;
-    let etag = product.etag();
-    if conditional::if_none_match(&headers, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    let product = state.store.get(id).ok_or_else(|| not_found(id))?;
+    let rendered = state.rendered.get(&product);
+    if conditional::if_none_match(&headers, rendered.etag_str()) {
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, rendered.etag)]).into_response());
     }
-    Ok(with_etag(StatusCode::OK, &product, None))
+    Ok(respond(StatusCode::OK, rendered, None))
 }
 
 /// Create a product.
@@ -214,14 +164,18 @@ pub async fn get_one(
         (status = 422, description = "Invalid fields, all listed in `errors`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create(
-    State(store): State<AppState>,
+    State(state): State<AppState>,
     Json(body): Json<serde_json::Value>,
 ) -> Result<Response, Problem> {
     let new = NewProduct::from_json(&body).map_err(Problem::validation)?;
-    let product = store.create(new);
+    let product = state.store.create(new);
     tracing::info!(product_id = product.id, "product created");
     let location = format!("/products/{}", product.id);
-    Ok(with_etag(StatusCode::CREATED, &product, Some(location)))
+    Ok(respond(
+        StatusCode::CREATED,
+        state.rendered.get(&product),
+        Some(location),
+    ))
 }
 
 /// Replace a product. Send `If-Match` with the `ETag` you read to avoid overwriting someone else's change.
@@ -240,13 +194,14 @@ pub async fn create(
         (status = 422, description = "Invalid fields, all listed in `errors`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn replace(
-    State(store): State<AppState>,
+    State(state): State<AppState>,
     Path(id): Path<u64>,
     headers: HeaderMap,
     Json(body): Json<serde_json::Value>,
 ) -> Result<Response, Problem> {
     let new = NewProduct::from_json(&body).map_err(Problem::validation)?;
-    let product = store
+    let product = state
+        .store
         .replace(id, new, |p| conditional::if_match(&headers, &p.etag()))
         .map_err(store_problem)?;
     tracing::info!(
@@ -254,7 +209,7 @@ pub async fn replace(
         version = product.version,
         "product replaced"
     );
-    Ok(with_etag(StatusCode::OK, &product, None))
+    Ok(respond(StatusCode::OK, state.rendered.get(&product), None))
 }
 
 /// Delete a product. Honours `If-Match` like `PUT`.
@@ -268,28 +223,29 @@ pub async fn replace(
         (status = 412, description = "`If-Match` does not match the current ETag", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn delete(
-    State(store): State<AppState>,
+    State(state): State<AppState>,
     Path(id): Path<u64>,
     headers: HeaderMap,
 ) -> Result<StatusCode, Problem> {
-    store
+    state
+        .store
         .delete(id, |p| conditional::if_match(&headers, &p.etag()))
         .map_err(store_problem)?;
+    state.rendered.forget(id);
     tracing::info!(product_id = id, "product deleted");
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn with_etag(status: StatusCode, product: &Product, location: Option<String>) -> Response {
-    let mut body = Vec::with_capacity(256);
-    // Serialising plain fields into a Vec cannot fail; an empty body would be the only outcome if it did.
-    let _ = serde_json::to_writer(&mut body, &ProductView::from(product));
-    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
-    let etag = product.etag();
+fn respond(status: StatusCode, rendered: Rendered, location: Option<String>) -> Response {
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        rendered.body,
+    )
+        .into_response();
     let headers = response.headers_mut();
-    // ETags and Locations are built from digits and ASCII only, so they are always valid header values.
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        headers.insert(header::ETAG, v);
-    }
+    headers.insert(header::ETAG, rendered.etag);
+    // Locations are built from digits and ASCII only, so they are always valid header values.
     if let Some(v) = location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         headers.insert(header::LOCATION, v);
     }

@@ -45,7 +45,7 @@ pub struct SearchParams {
          body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn search(
-    State(store): State<AppState>,
+    State(state): State<AppState>,
     Query(p): Query<SearchParams>,
 ) -> Result<Json<ProductPage>, Problem> {
     let (page, per_page, offset) = paging(p.page, p.per_page)?;
@@ -71,7 +71,7 @@ pub async fn search(
         min_cents: min.map(f64::ceil).map(cents),
         max_cents: max.map(f64::floor).map(cents),
     };
-    let result = store.search(&filter, offset, per_page);
+    let result = state.store.search(&filter, offset, per_page);
     let items = result
         .items
         .iter()
