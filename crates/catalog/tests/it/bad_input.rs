@@ -183,6 +183,67 @@ fn cases() -> Vec<Case> {
 }
 
 #[tokio::test]
+async fn every_bad_input_gets_its_4xx_and_changes_nothing_over_the_wire() {
+    let server = crate::support::start(crate::support::config()).await;
+    let http = crate::support::client();
+    let before = http
+        .get(format!("{}/products?per_page=100", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for c in cases() {
+        let method = reqwest::Method::from_bytes(c.method.as_bytes()).unwrap();
+        let mut req = http
+            .request(method, format!("{}{}", server.url, c.uri))
+            .body(c.body.clone());
+        if let Some(ct) = c.content_type {
+            req = req.header("content-type", ct);
+        }
+        let res = req.send().await.unwrap();
+        let label = format!("{} {}", c.method, &c.uri[..c.uri.len().min(60)]);
+        assert_eq!(res.status().as_u16(), c.status, "{label}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{label}"
+        );
+        let body: serde_json::Value = res.json().await.unwrap();
+        if c.status == 422 {
+            let fields: Vec<&str> = body["errors"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["field"].as_str().unwrap())
+                .collect();
+            assert_eq!(fields, c.fields, "{label}");
+        }
+    }
+    let after = http
+        .get(format!("{}/products?per_page=100", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        before, after,
+        "a rejected request must not change the catalog"
+    );
+    let next = http
+        .get(format!("{}/products/{}", server.url, PRODUCTS + 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.status(), 404, "nothing was created");
+    server.shutdown.cancel();
+    server.task.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn every_bad_input_gets_its_4xx_and_changes_nothing() {
     let (app, store) = router();
     let snapshot: Vec<_> = (1..=PRODUCTS + 5).map(|id| store.get(id)).collect();
