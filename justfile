@@ -11,10 +11,11 @@ import? 'just/gateway.just'
 default:
     @just --list
 
-# Run every test: the workspace's unit and integration tests, then the catalog API fuzzing.
+# Run every test: the workspace's tests, the catalog API fuzzing, and a generic gRPC client against auth.
 test:
     cargo test --workspace --locked
     just fuzz-catalog
+    just grpc-generic
 
 # Lints that CI enforces: formatting and clippy with warnings as errors.
 lint:
@@ -32,6 +33,10 @@ run-catalog *ARGS:
 # Fuzz the catalog from its own OpenAPI document with Schemathesis (fails on 5xx or undocumented responses).
 fuzz-catalog:
     scripts/fuzz-catalog.sh
+
+# Drive auth with a generic gRPC client that learns the API from server reflection (Python grpcio).
+grpc-generic:
+    scripts/grpc-generic.sh
 
 # Benchmark GET /products/{id}: catalog vs a bare axum handler, same run (SECONDS per round, ROUNDS).
 bench-catalog SECONDS="10" ROUNDS="3":

@@ -103,11 +103,17 @@ impl Auth {
 
         let (health, health_service) = tonic_health::server::health_reporter();
         health.set_serving::<AuthServiceServer<AuthApi>>().await;
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::AUTH_FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("building the reflection service")?;
+        // Both reflection versions: v1 is current, but many tools still speak only v1alpha (Python's
+        // grpcio-reflection client, Postman, older grpcurl and Evans).
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(proto::AUTH_FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        let reflection_v1 = reflection().build_v1().context("building the reflection service")?;
+        let reflection_v1alpha = reflection()
+            .build_v1alpha()
+            .context("building the v1alpha reflection service")?;
         let auth = AuthServiceServer::new(AuthApi::new(Arc::clone(&state)))
             .max_decoding_message_size(config.max_message_bytes)
             .max_encoding_message_size(config.max_message_bytes);
@@ -121,7 +127,8 @@ impl Auth {
             .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
             .layer(layers::ObserveLayer)
             .add_service(health_service)
-            .add_service(reflection)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .add_service(auth)
             .serve_with_incoming_shutdown(incoming, stop_accepting.clone().cancelled_owned());
         tokio::pin!(server);
