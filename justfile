@@ -17,10 +17,11 @@ test:
     just fuzz-catalog
     just grpc-generic
 
-# Lints that CI enforces: formatting and clippy with warnings as errors.
+# Lints that CI enforces: formatting, clippy with warnings as errors, and the architecture invariants.
 lint:
     cargo fmt --all --check
     cargo clippy --workspace --all-targets --locked -- -D warnings
+    python3 scripts/check-invariants.py
 
 # Format all code.
 fmt:

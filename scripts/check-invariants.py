@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""check-invariants: the architecture rules of docs/architecture.md, checked from `cargo metadata` and
+Cargo.lock so they cannot silently rot. Exit 1 with every violation listed.
+
+- zero-code: no opentelemetry* crate anywhere in the dependency graph;
+- plaintext: no TLS stack (rustls, native-tls, openssl) anywhere;
+- services never depend on each other (dev-dependencies for tests are allowed);
+- loadgen depends only on common and proto among the workspace crates;
+- common knows no database, cache or broker client.
+"""
+
+import json
+import subprocess
+import sys
+
+SERVICES = {"catalog", "auth", "orders", "gateway", "events"}
+FORBIDDEN_ANYWHERE = ("opentelemetry", "rustls", "native-tls", "openssl", "openssl-sys", "tokio-rustls")
+BACKEND_CLIENTS = {"sqlx", "redis", "rdkafka", "tokio-postgres", "postgres"}
+
+meta = json.loads(subprocess.check_output(["cargo", "metadata", "--format-version", "1", "--locked"]))
+members = {p["id"]: p for p in meta["packages"] if p["id"] in meta["workspace_members"]}
+names = {p["name"] for p in members.values()}
+problems = []
+
+# The resolved graph (what really gets built), not just what manifests mention.
+resolved = {node["id"]: node for node in meta["resolve"]["nodes"]}
+by_id = {p["id"]: p for p in meta["packages"]}
+for pkg in by_id.values():
+    if pkg["name"].startswith(FORBIDDEN_ANYWHERE[0]) or pkg["name"] in FORBIDDEN_ANYWHERE[1:]:
+        # Only a problem if something in the resolved graph actually depends on it.
+        if pkg["id"] in resolved:
+            users = [by_id[n["id"]]["name"] for n in resolved.values() if any(d["pkg"] == pkg["id"] for d in n["deps"])]
+            problems.append(f"{pkg['name']} is in the build (used by {', '.join(sorted(set(users))) or '?'})")
+
+for pkg in members.values():
+    normal = {d["name"] for d in pkg["dependencies"] if d["kind"] is None}
+    internal = normal & names
+    if pkg["name"] in SERVICES and internal & SERVICES:
+        problems.append(f"service {pkg['name']} depends on service(s) {sorted(internal & SERVICES)}")
+    if pkg["name"] == "loadgen" and internal - {"common", "proto"}:
+        problems.append(f"loadgen depends on {sorted(internal - {'common', 'proto'})} (only common and proto allowed)")
+    if pkg["name"] == "common" and normal & BACKEND_CLIENTS:
+        problems.append(f"common depends on backend client(s) {sorted(normal & BACKEND_CLIENTS)}")
+
+if problems:
+    print("invariants violated:")
+    for p in problems:
+        print(f"  - {p}")
+    sys.exit(1)
+print(f"invariants ok: {len(members)} workspace crates, no telemetry SDK, no TLS stack, no service-to-service dependency")
