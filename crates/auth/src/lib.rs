@@ -110,7 +110,9 @@ impl Auth {
                 .register_encoded_file_descriptor_set(proto::AUTH_FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         };
-        let reflection_v1 = reflection().build_v1().context("building the reflection service")?;
+        let reflection_v1 = reflection()
+            .build_v1()
+            .context("building the reflection service")?;
         let reflection_v1alpha = reflection()
             .build_v1alpha()
             .context("building the v1alpha reflection service")?;

@@ -53,6 +53,8 @@ pub struct StepReport {
     pub planned: u64,
     pub completed: u64,
     pub ok: u64,
+    /// Successful outcomes by class.
+    pub ok_classes: std::collections::BTreeMap<String, u64>,
     pub expected_errors: std::collections::BTreeMap<String, u64>,
     pub unexpected_errors: std::collections::BTreeMap<String, u64>,
     pub dropped: u64,
@@ -118,6 +120,7 @@ fn step_report(name: &str, s: &StepStats, planned: u64, elapsed: Duration) -> St
         planned,
         completed: s.completed(),
         ok: s.ok,
+        ok_classes: s.ok_classes.clone(),
         expected_errors: s.expected_errors.clone(),
         unexpected_errors: s.unexpected_errors.clone(),
         dropped: s.dropped,

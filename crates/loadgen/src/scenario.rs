@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::driver::Request;
 use crate::driver::grpc::GrpcStep;
 use crate::driver::http::HttpStep;
+use crate::driver::redis::RedisStep;
 use crate::runner::Step;
 use crate::schedule::{Arrivals, Schedule};
 
@@ -45,6 +46,7 @@ pub struct StepSpec {
     pub expect: Vec<String>,
     pub http: Option<HttpStep>,
     pub grpc: Option<GrpcStep>,
+    pub redis: Option<RedisStep>,
 }
 
 fn one() -> u32 {

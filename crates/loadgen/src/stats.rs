@@ -40,6 +40,8 @@ pub struct StepStats {
     /// Completion − actual send time: what the server took.
     pub service: Histogram<u64>,
     pub ok: u64,
+    /// Successful outcomes by class (e.g. `redis:HIT` vs `redis:MISS`, `http:200` vs `http:201`).
+    pub ok_classes: BTreeMap<String, u64>,
     /// Errors the scenario planned for, by class.
     pub expected_errors: BTreeMap<String, u64>,
     /// Everything else that was not `ok`, by class.
@@ -56,6 +58,7 @@ impl Default for StepStats {
             intended: histogram(),
             service: histogram(),
             ok: 0,
+            ok_classes: BTreeMap::new(),
             expected_errors: BTreeMap::new(),
             unexpected_errors: BTreeMap::new(),
             dropped: 0,
@@ -90,7 +93,10 @@ impl StepStats {
         let _ = self.service.record(micros(service));
         let expected = expect.iter().any(|e| class_matches(e, &outcome.class));
         match (expected, outcome.success) {
-            (true, true) => self.ok += 1,
+            (true, true) => {
+                self.ok += 1;
+                *self.ok_classes.entry(outcome.class).or_default() += 1;
+            }
             (true, false) => *self.expected_errors.entry(outcome.class).or_default() += 1,
             (false, _) => *self.unexpected_errors.entry(outcome.class).or_default() += 1,
         }
@@ -110,6 +116,9 @@ impl StepStats {
         let _ = self.intended.add(&other.intended);
         let _ = self.service.add(&other.service);
         self.ok += other.ok;
+        for (k, v) in &other.ok_classes {
+            *self.ok_classes.entry(k.clone()).or_default() += v;
+        }
         self.dropped += other.dropped;
         for (k, v) in &other.expected_errors {
             *self.expected_errors.entry(k.clone()).or_default() += v;

@@ -3,6 +3,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod redis;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use crate::stats::Outcome;
 pub enum Request {
     Http(http::HttpStep),
     Grpc(grpc::GrpcStep),
+    Redis(redis::RedisStep),
 }
 
 /// The clients, created once per run and shared by every in-flight request.
@@ -23,6 +25,7 @@ pub enum Request {
 pub struct Drivers {
     http: Arc<http::HttpDriver>,
     grpc: Arc<grpc::GrpcDriver>,
+    redis: Arc<redis::RedisDriver>,
 }
 
 impl Drivers {
@@ -30,6 +33,7 @@ impl Drivers {
         Ok(Self {
             http: Arc::new(http::HttpDriver::new()?),
             grpc: Arc::new(grpc::GrpcDriver::default()),
+            redis: Arc::new(redis::RedisDriver::default()),
         })
     }
 
@@ -44,6 +48,8 @@ impl Drivers {
         match request {
             Request::Http(step) => self.http.call(step, rng, traceparent).await,
             Request::Grpc(step) => self.grpc.call(step, rng, traceparent).await,
+            // RESP has no place for a trace context: OBI's Redis spans are never linked to a trace.
+            Request::Redis(step) => self.redis.call(step, rng).await,
         }
     }
 }

@@ -2,5 +2,6 @@
 
 mod cli;
 mod grpc;
+mod redis;
 mod runner;
 mod support;
