@@ -9,6 +9,7 @@ use crate::driver::Request;
 use crate::driver::grpc::GrpcStep;
 use crate::driver::http::HttpStep;
 use crate::driver::redis::RedisStep;
+use crate::driver::sql::SqlStep;
 use crate::runner::Step;
 use crate::schedule::{Arrivals, Schedule};
 
@@ -47,6 +48,7 @@ pub struct StepSpec {
     pub http: Option<HttpStep>,
     pub grpc: Option<GrpcStep>,
     pub redis: Option<RedisStep>,
+    pub sql: Option<SqlStep>,
 }
 
 fn one() -> u32 {

@@ -4,6 +4,7 @@
 pub mod grpc;
 pub mod http;
 pub mod redis;
+pub mod sql;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub enum Request {
     Http(http::HttpStep),
     Grpc(grpc::GrpcStep),
     Redis(redis::RedisStep),
+    Sql(sql::SqlStep),
 }
 
 /// The clients, created once per run and shared by every in-flight request.
@@ -26,6 +28,7 @@ pub struct Drivers {
     http: Arc<http::HttpDriver>,
     grpc: Arc<grpc::GrpcDriver>,
     redis: Arc<redis::RedisDriver>,
+    sql: Arc<sql::SqlDriver>,
 }
 
 impl Drivers {
@@ -34,6 +37,7 @@ impl Drivers {
             http: Arc::new(http::HttpDriver::new()?),
             grpc: Arc::new(grpc::GrpcDriver::default()),
             redis: Arc::new(redis::RedisDriver::default()),
+            sql: Arc::new(sql::SqlDriver::default()),
         })
     }
 
@@ -50,6 +54,8 @@ impl Drivers {
             Request::Grpc(step) => self.grpc.call(step, rng, traceparent).await,
             // RESP has no place for a trace context: OBI's Redis spans are never linked to a trace.
             Request::Redis(step) => self.redis.call(step, rng).await,
+            // Nor does the PostgreSQL protocol.
+            Request::Sql(step) => self.sql.call(step, rng).await,
         }
     }
 }

@@ -4,4 +4,5 @@ mod cli;
 mod grpc;
 mod redis;
 mod runner;
+mod sql;
 mod support;
