@@ -127,7 +127,8 @@ async fn main() -> anyhow::Result<()> {
     let batched = started.elapsed();
 
     let expected = 1 + ok + batch_ok;
-    let mut latencies = notification_latencies(&brokers, &format!("{prefix}notifications"), expected)?;
+    let mut latencies =
+        notification_latencies(&brokers, &format!("{prefix}notifications"), expected)?;
     latencies.sort_unstable();
     let pct = |p: f64| {
         latencies
@@ -136,11 +137,21 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or(0)
     };
     println!("| measure | value |\n|---|---|");
-    println!("| POST /events: acknowledged events/s ({ok} events, concurrency {}) | {:.0} |",
-        opts.concurrency, ok as f64 / single.as_secs_f64());
-    println!("| POST /events/batch: acknowledged events/s ({batch_ok} events, {} per batch) | {:.0} |",
-        opts.batch_size, batch_ok as f64 / batched.as_secs_f64());
-    println!("| event → notification latency p50 (ms, {} notifications) | {} |", latencies.len(), pct(0.50));
+    println!(
+        "| POST /events: acknowledged events/s ({ok} events, concurrency {}) | {:.0} |",
+        opts.concurrency,
+        ok as f64 / single.as_secs_f64()
+    );
+    println!(
+        "| POST /events/batch: acknowledged events/s ({batch_ok} events, {} per batch) | {:.0} |",
+        opts.batch_size,
+        batch_ok as f64 / batched.as_secs_f64()
+    );
+    println!(
+        "| event → notification latency p50 (ms, {} notifications) | {} |",
+        latencies.len(),
+        pct(0.50)
+    );
     println!("| event → notification latency p99 (ms) | {} |", pct(0.99));
 
     shutdown.cancel();
@@ -155,14 +166,27 @@ fn body(i: usize) -> Value {
 }
 
 async fn post(client: &reqwest::Client, url: &str, i: usize) -> anyhow::Result<()> {
-    let res = client.post(format!("{url}/events")).json(&body(i)).send().await?;
+    let res = client
+        .post(format!("{url}/events"))
+        .json(&body(i))
+        .send()
+        .await?;
     anyhow::ensure!(res.status() == 202, "status {}", res.status());
     Ok(())
 }
 
-async fn post_batch(client: &reqwest::Client, url: &str, b: usize, size: usize) -> anyhow::Result<usize> {
+async fn post_batch(
+    client: &reqwest::Client,
+    url: &str,
+    b: usize,
+    size: usize,
+) -> anyhow::Result<usize> {
     let items: Vec<Value> = (0..size).map(|i| body(1_000_000 + b * size + i)).collect();
-    let res = client.post(format!("{url}/events/batch")).json(&items).send().await?;
+    let res = client
+        .post(format!("{url}/events/batch"))
+        .json(&items)
+        .send()
+        .await?;
     let answer: Value = res.json().await?;
     Ok(answer["accepted"].as_u64().unwrap_or(0) as usize)
 }
@@ -182,12 +206,23 @@ fn notification_latencies(brokers: &str, topic: &str, expected: usize) -> anyhow
     let mut latencies = Vec::with_capacity(expected);
     let deadline = Instant::now() + Duration::from_secs(300);
     while latencies.len() < expected && Instant::now() < deadline {
-        let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) else { continue };
-        let Some(sent_ms) = m.timestamp().to_millis() else { continue };
-        let Ok(n) = serde_json::from_slice::<Value>(m.payload().unwrap_or_default()) else { continue };
+        let Some(Ok(m)) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let Some(sent_ms) = m.timestamp().to_millis() else {
+            continue;
+        };
+        let Ok(n) = serde_json::from_slice::<Value>(m.payload().unwrap_or_default()) else {
+            continue;
+        };
         // The notification body carries the event's occurred_at in RFC 3339.
-        let Some(at) = n["body"].as_str().and_then(|b| b.split(" at ").nth(1)).and_then(|r| r.split(';').next())
-        else { continue };
+        let Some(at) = n["body"]
+            .as_str()
+            .and_then(|b| b.split(" at ").nth(1))
+            .and_then(|r| r.split(';').next())
+        else {
+            continue;
+        };
         if let Ok(t) = chrono::DateTime::parse_from_rfc3339(at) {
             latencies.push(sent_ms - t.timestamp_millis());
         }

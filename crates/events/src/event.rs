@@ -160,8 +160,7 @@ impl OrderEvent {
     /// Decodes a record read from Kafka with the intake's rules; the error says why it is poison.
     pub fn decode(payload: Option<&[u8]>) -> Result<Self, String> {
         let payload = payload.ok_or("empty payload")?;
-        let value: Value =
-            serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?;
+        let value: Value = serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?;
         // A stored event always has both defaults filled in; their absence is a foreign record.
         if value.get("event_id").is_none_or(Value::is_null)
             || value.get("occurred_at").is_none_or(Value::is_null)

@@ -221,8 +221,11 @@ async fn post_batch(
     Json(body): Json<Value>,
 ) -> Response {
     let Value::Array(items) = body else {
-        return Problem::new(StatusCode::BAD_REQUEST, "the body must be a JSON array of events")
-            .into_response();
+        return Problem::new(
+            StatusCode::BAD_REQUEST,
+            "the body must be a JSON array of events",
+        )
+        .into_response();
     };
     if items.len() > intake.max_batch {
         return Problem::new(

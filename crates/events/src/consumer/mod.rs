@@ -101,7 +101,11 @@ impl Assignment {
 
     /// Owned partitions, sorted (for `/stats`).
     pub fn partitions(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.lock().keys().map(|(t, p)| format!("{t}/{p}")).collect();
+        let mut v: Vec<String> = self
+            .lock()
+            .keys()
+            .map(|(t, p)| format!("{t}/{p}"))
+            .collect();
         v.sort();
         v
     }
@@ -243,13 +247,14 @@ pub async fn run(
         .await
         .is_err()
     {
-        tracing::warn!("workers still busy after the grace period; their records will be redelivered");
+        tracing::warn!(
+            "workers still busy after the grace period; their records will be redelivered"
+        );
     }
     let committing = Arc::clone(&consumer);
-    let committed = tokio::task::spawn_blocking(move || {
-        committing.commit_consumer_state(CommitMode::Sync)
-    })
-    .await?;
+    let committed =
+        tokio::task::spawn_blocking(move || committing.commit_consumer_state(CommitMode::Sync))
+            .await?;
     match committed {
         Ok(()) => tracing::info!("offsets committed at shutdown"),
         Err(e) => tracing::info!(error = %e, "no offsets committed at shutdown"),

@@ -112,7 +112,11 @@ async fn dead_letter(shared: &Shared, message: &OwnedMessage, error: &str, attem
             header::ORIGINAL_PARTITION,
             &message.partition().to_string(),
         );
-        headers = with_header(headers, header::ORIGINAL_OFFSET, &message.offset().to_string());
+        headers = with_header(
+            headers,
+            header::ORIGINAL_OFFSET,
+            &message.offset().to_string(),
+        );
         headers = with_header(headers, header::ORIGINAL_KEY, &key);
         headers = with_header(headers, header::ERROR, error);
         headers = with_header(headers, header::ATTEMPTS, &attempts.to_string());

@@ -69,7 +69,11 @@ fn covers(acknowledged: Vec<String>) -> impl Fn(&[Record]) -> bool + Send + 'sta
 async fn post_many(url: &str, from: usize, to: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in from..to {
-        let a = post_ok(url, &event("created", &format!("o-{i}"), &format!("c-{}", i % 7), 1.0)).await;
+        let a = post_ok(
+            url,
+            &event("created", &format!("o-{i}"), &format!("c-{}", i % 7), 1.0),
+        )
+        .await;
         ids.push(a["event_id"].as_str().unwrap().to_owned());
     }
     ids
@@ -99,13 +103,19 @@ async fn a_consumer_killed_mid_stream_loses_nothing_and_notifies_once_in_effect(
         covers(acknowledged.clone()),
     )
     .await;
-    assert!(covers(acknowledged.clone())(&notes), "not every event was notified");
+    assert!(
+        covers(acknowledged.clone())(&notes),
+        "not every event was notified"
+    );
     // Read everything once more after a pause, so a late duplicate cannot escape the check.
     let notes = read_topic(brokers, &topic, Duration::from_secs(2), |_| false).await;
     second.kill().unwrap();
     second.wait().unwrap();
     let duplicates = assert_exactly_once_in_effect(&notes, &acknowledged);
-    eprintln!("crash test: {} notifications, {duplicates} identical redeliveries", notes.len());
+    eprintln!(
+        "crash test: {} notifications, {duplicates} identical redeliveries",
+        notes.len()
+    );
     producer.stop().await;
 }
 
@@ -136,15 +146,22 @@ async fn two_members_split_the_partitions_and_a_rebalance_loses_nothing() {
     };
     let total = (3 * PARTITIONS) as usize;
     let (a_url, b_url) = (a.url.clone(), b.url.clone());
-    eventually(Duration::from_secs(60), "both members owning partitions", || {
-        let (a_url, b_url) = (a_url.clone(), b_url.clone());
-        async move {
-            let (pa, pb) = (partitions(a_url).await, partitions(b_url).await);
-            !pa.is_empty() && !pb.is_empty() && pa.len() + pb.len() == total
-        }
-    })
+    eventually(
+        Duration::from_secs(60),
+        "both members owning partitions",
+        || {
+            let (a_url, b_url) = (a_url.clone(), b_url.clone());
+            async move {
+                let (pa, pb) = (partitions(a_url).await, partitions(b_url).await);
+                !pa.is_empty() && !pb.is_empty() && pa.len() + pb.len() == total
+            }
+        },
+    )
     .await;
-    let (pa, pb) = (partitions(a.url.clone()).await, partitions(b.url.clone()).await);
+    let (pa, pb) = (
+        partitions(a.url.clone()).await,
+        partitions(b.url.clone()).await,
+    );
     assert!(pa.iter().all(|p| !pb.contains(p)), "{pa:?} overlaps {pb:?}");
 
     // One member leaves while events keep coming; the other takes over every partition.
@@ -152,10 +169,14 @@ async fn two_members_split_the_partitions_and_a_rebalance_loses_nothing() {
     b.stop().await;
     acknowledged.extend(post_many(&producer.url, 40, 60).await);
     let a_url = a.url.clone();
-    eventually(Duration::from_secs(60), "the survivor owning everything", || {
-        let a_url = a_url.clone();
-        async move { partitions(a_url).await.len() == total }
-    })
+    eventually(
+        Duration::from_secs(60),
+        "the survivor owning everything",
+        || {
+            let a_url = a_url.clone();
+            async move { partitions(a_url).await.len() == total }
+        },
+    )
     .await;
     let notes = read_topic(
         brokers,
@@ -165,7 +186,10 @@ async fn two_members_split_the_partitions_and_a_rebalance_loses_nothing() {
     )
     .await;
     let duplicates = assert_exactly_once_in_effect(&notes, &acknowledged);
-    eprintln!("rebalance test: {} notifications, {duplicates} identical redeliveries", notes.len());
+    eprintln!(
+        "rebalance test: {} notifications, {duplicates} identical redeliveries",
+        notes.len()
+    );
     a.stop().await;
     producer.stop().await;
 }

@@ -36,22 +36,34 @@ async fn poison_goes_to_the_dlq_with_provenance_and_the_partition_keeps_flowing(
     let first = post_ok(&producer.url, &event("created", "o-p", "c-p", 3.0)).await;
     let topic = format!("{prefix}orders.created");
     produce_raw(brokers, &topic, "o-p", b"\xff not json").await;
-    produce_raw(brokers, &topic, "o-p", br#"{"type":"created","order_id":"o-p"}"#).await;
+    produce_raw(
+        brokers,
+        &topic,
+        "o-p",
+        br#"{"type":"created","order_id":"o-p"}"#,
+    )
+    .await;
     // Same key ⇒ same partition: these come after the poison and must still be handled.
     let after = post_ok(&producer.url, &event("created", "o-p", "c-p", 4.0)).await;
     assert_eq!(after["partition"], first["partition"]);
 
     let notifier = start_consumer(consumer_config(Role::Notifications, brokers, &prefix)).await;
-    let dlq = read_topic(brokers, &format!("{prefix}dlq"), Duration::from_secs(30), |r| {
-        r.len() >= 2
-    })
+    let dlq = read_topic(
+        brokers,
+        &format!("{prefix}dlq"),
+        Duration::from_secs(30),
+        |r| r.len() >= 2,
+    )
     .await;
     assert_eq!(dlq.len(), 2, "{dlq:?}");
     let partition = first["partition"].as_i64().unwrap().to_string();
     let first_offset = first["offset"].as_i64().unwrap();
     for (i, rec) in dlq.iter().enumerate() {
         assert_eq!(rec.header("dlq-original-topic"), Some(topic.as_str()));
-        assert_eq!(rec.header("dlq-original-partition"), Some(partition.as_str()));
+        assert_eq!(
+            rec.header("dlq-original-partition"),
+            Some(partition.as_str())
+        );
         assert_eq!(
             rec.header("dlq-original-offset"),
             Some((first_offset + 1 + i as i64).to_string().as_str())
@@ -71,7 +83,10 @@ async fn poison_goes_to_the_dlq_with_provenance_and_the_partition_keeps_flowing(
     )
     .await;
     let ids: Vec<Value> = notes.iter().map(|n| n.json()["event_id"].clone()).collect();
-    assert_eq!(ids, vec![first["event_id"].clone(), after["event_id"].clone()]);
+    assert_eq!(
+        ids,
+        vec![first["event_id"].clone(), after["event_id"].clone()]
+    );
     notifier.stop().await;
     producer.stop().await;
 }
@@ -83,7 +98,11 @@ async fn transient_failures_are_retried_until_they_succeed_or_dead_lettered() {
     let producer = start_producer(brokers, &prefix).await;
     let mut ids = Vec::new();
     for i in 0..20 {
-        let a = post_ok(&producer.url, &event("created", &format!("o-{i}"), "c", 1.0)).await;
+        let a = post_ok(
+            &producer.url,
+            &event("created", &format!("o-{i}"), "c", 1.0),
+        )
+        .await;
         ids.push(a["event_id"].as_str().unwrap().to_owned());
     }
     // Half of all attempts fail; 30 attempts make a DLQ outcome practically impossible (2^-30).
@@ -125,9 +144,12 @@ async fn transient_failures_are_retried_until_they_succeed_or_dead_lettered() {
     config.fail_ratio = 1.0;
     config.max_attempts = 3;
     let notifier = start_consumer(config).await;
-    let dlq = read_topic(brokers, &format!("{prefix}dlq"), Duration::from_secs(30), |r| {
-        !r.is_empty()
-    })
+    let dlq = read_topic(
+        brokers,
+        &format!("{prefix}dlq"),
+        Duration::from_secs(30),
+        |r| !r.is_empty(),
+    )
     .await;
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].header("dlq-attempts"), Some("3"));

@@ -157,20 +157,13 @@ async fn invalid_events_are_rejected_with_every_field_and_nothing_is_produced() 
         (
             json!({"type": "created", "order_id": "o", "customer_id": "c", "total": 1,
                    "items": [{"sku": "a", "quantity": 0, "price": 1}, {"quantity": 2, "price": -1}]}),
-            vec![
-                "items[0].quantity",
-                "items[1].sku",
-                "items[1].price",
-            ],
+            vec!["items[0].quantity", "items[1].sku", "items[1].price"],
         ),
     ];
     for (body, fields) in cases {
         let res = client().post(&url).json(&body).send().await.unwrap();
         assert_eq!(res.status(), 422, "{body}");
-        assert_eq!(
-            res.headers()["content-type"],
-            "application/problem+json"
-        );
+        assert_eq!(res.headers()["content-type"], "application/problem+json");
         let problem: Value = res.json().await.unwrap();
         let got: Vec<&str> = problem["errors"]
             .as_array()
