@@ -117,6 +117,8 @@ impl KafkaBroker {
             let _ = c.kill();
             let _ = c.wait();
         }
+        // The watchdog must not kill a stranger that inherits the pid later.
+        let _ = std::fs::remove_file(local.dir.join("tansu.pid"));
         Ok(())
     }
 

@@ -1,8 +1,8 @@
 //! Throw-away backends for MOP's integration tests: real servers started from binaries on the machine.
 //!
 //! Reading order: [`process`] (finding binaries, dropping root, the watchdog that stops a server when
-//! the test binary exits, free ports), then one module per backend: [`postgres`] and [`kafka`] (a tansu broker for the events
-//! service); the gateway's Redis will follow the same shape.
+//! the test binary exits, free ports), then one module per backend: [`postgres`] and [`kafka`] (a
+//! tansu broker for the events service); the gateway's Redis will follow the same shape.
 //!
 //! The contract (from `lab.md`): a missing binary is a *failing* test whose message says what to
 //! install, never a silent skip; an environment variable (`DATABASE_URL`, …) may point at an existing

@@ -286,28 +286,40 @@ async fn dispatch(shared: &Arc<Shared>, workers: &TaskTracker) {
             }
         };
         let key = (message.topic().to_owned(), message.partition());
-        // A record of a partition we no longer own is dropped: its new owner reads it again.
-        let Some(epoch) = shared.assignment.current(&key.0, key.1) else {
-            continue;
-        };
-        let tx = match senders.get(&key) {
-            Some((e, tx)) if *e == epoch && !tx.is_closed() => tx.clone(),
-            _ => {
-                let (tx, rx) = mpsc::channel(WORKER_QUEUE);
-                workers.spawn(worker::run(
-                    Arc::clone(shared),
-                    key.0.clone(),
-                    key.1,
-                    epoch,
-                    rx,
-                ));
-                senders.insert(key, (epoch, tx.clone()));
-                tx
+        let mut message = message;
+        // At most twice: a worker that exited between our check and the send gets a successor, and
+        // the record goes to it — a record must never be dropped while we still own its partition,
+        // or a later stored offset would skip it.
+        for _ in 0..2 {
+            // A record of a partition we no longer own is dropped: its new owner reads it again.
+            let Some(epoch) = shared.assignment.current(&key.0, key.1) else {
+                break;
+            };
+            let tx = match senders.get(&key) {
+                Some((e, tx)) if *e == epoch && !tx.is_closed() => tx.clone(),
+                _ => {
+                    let (tx, rx) = mpsc::channel(WORKER_QUEUE);
+                    workers.spawn(worker::run(
+                        Arc::clone(shared),
+                        key.0.clone(),
+                        key.1,
+                        epoch,
+                        rx,
+                    ));
+                    senders.insert(key.clone(), (epoch, tx.clone()));
+                    tx
+                }
+            };
+            tokio::select! {
+                () = shared.shutdown.cancelled() => return,
+                sent = tx.send(message) => match sent {
+                    Ok(()) => break,
+                    Err(mpsc::error::SendError(back)) => {
+                        senders.remove(&key);
+                        message = back;
+                    }
+                },
             }
-        };
-        tokio::select! {
-            () = shared.shutdown.cancelled() => return,
-            _ = tx.send(message) => {}
         }
     }
 }

@@ -45,9 +45,9 @@ pub async fn run(
             .consumer
             .store_offset(&topic, partition, message.offset())
         {
-            // The partition was revoked meanwhile: the new owner re-reads this record.
+            // The partition was revoked meanwhile (the new owner re-reads this record); the check
+            // at the top of the loop then ends this worker.
             tracing::debug!(%topic, partition, error = %e, "offset not stored");
-            break;
         }
     }
 }
