@@ -5,14 +5,18 @@
 //! kernel) and every producer is idempotent with `acks=all`, so "acknowledged" means "written to all
 //! in-sync replicas, once", which is the only acknowledgement worth answering 202 on.
 
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers, Message, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, Producer};
+use rdkafka::message::ToBytes;
+use rdkafka::producer::future_producer::Delivery;
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::util::Timeout;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::KafkaArgs;
@@ -82,18 +86,106 @@ fn base(args: &KafkaArgs) -> ClientConfig {
     c
 }
 
-/// An idempotent, `acks=all` producer whose deliveries fail after `delivery_timeout`.
-pub fn producer(args: &KafkaArgs, linger: Duration) -> anyhow::Result<FutureProducer> {
-    let timeout_ms = args.delivery_timeout.as_millis().max(1).to_string();
-    Ok(base(args)
-        .set("enable.idempotence", "true")
-        .set("acks", "all")
-        .set("message.timeout.ms", &timeout_ms)
-        .set("linger.ms", linger.as_millis().to_string())
-        // Keyed records go to murmur2(key) % partitions, the Java client's choice, so every client
-        // of the lab agrees on which partition an order lives in.
-        .set("partitioner", "murmur2_random")
-        .create()?)
+/// An idempotent, `acks=all` producer whose deliveries fail after `delivery_timeout`, replaced by a
+/// fresh one when the broker rejects its writes.
+///
+/// Why replace it: an idempotent producer carries a producer id and per-partition sequence numbers.
+/// After a broker restart (tansu 0.6 in our tests) the broker may reject that state with an error
+/// librdkafka cannot recover from by itself, and every later write would fail the same way. A new
+/// client gets a new producer id; duplicates this could cause are deduped by `event_id` downstream.
+#[derive(Clone)]
+pub struct Producer {
+    inner: Arc<ProducerInner>,
+}
+
+struct ProducerInner {
+    config: ClientConfig,
+    current: RwLock<(u64, FutureProducer)>,
+}
+
+impl Producer {
+    pub fn new(args: &KafkaArgs, linger: Duration) -> anyhow::Result<Self> {
+        let timeout_ms = args.delivery_timeout.as_millis().max(1).to_string();
+        let mut config = base(args);
+        config
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", &timeout_ms)
+            .set("linger.ms", linger.as_millis().to_string())
+            // Keyed records go to murmur2(key) % partitions, the Java client's choice, so every
+            // client of the lab agrees on which partition an order lives in.
+            .set("partitioner", "murmur2_random");
+        let producer = config.create()?;
+        Ok(Self {
+            inner: Arc::new(ProducerInner {
+                config,
+                current: RwLock::new((0, producer)),
+            }),
+        })
+    }
+
+    /// The client in use now.
+    pub fn current(&self) -> FutureProducer {
+        self.read().1.clone()
+    }
+
+    /// Produces `record` and waits for the acknowledgement (bounded by `message.timeout.ms`).
+    pub async fn send<K, P>(&self, record: FutureRecord<'_, K, P>) -> Result<Delivery, KafkaError>
+    where
+        K: ToBytes + ?Sized,
+        P: ToBytes + ?Sized,
+    {
+        let (generation, producer) = self.read().clone();
+        match producer.send(record, Timeout::Never).await {
+            Ok(delivery) => Ok(delivery),
+            Err((error, _)) => {
+                if let KafkaError::MessageProduction(code) = &error
+                    && !matches!(
+                        code,
+                        RDKafkaErrorCode::MessageTimedOut | RDKafkaErrorCode::QueueFull
+                    )
+                {
+                    self.replace(generation, &error);
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Swaps in a new client unless another caller already replaced `generation`.
+    fn replace(&self, generation: u64, error: &KafkaError) {
+        let mut current = self
+            .inner
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.0 != generation {
+            return;
+        }
+        match self.inner.config.create::<FutureProducer>() {
+            Ok(fresh) => {
+                tracing::warn!(%error, "the broker rejected our producer state; using a new producer");
+                *current = (generation + 1, fresh);
+            }
+            Err(e) => tracing::error!(error = %e, "could not create a replacement producer"),
+        }
+    }
+
+    /// Waits for queued records (bounded), e.g. at shutdown.
+    pub async fn flush(&self, timeout: Duration) {
+        let producer = self.current();
+        let flushed = tokio::task::spawn_blocking(move || producer.flush(Timeout::After(timeout))).await;
+        if let Ok(Err(e)) = flushed {
+            tracing::warn!(error = %e, "producer flush failed");
+        }
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, (u64, FutureProducer)> {
+        self.inner
+            .current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// Creates every missing topic with `args.topic_partitions` partitions, retrying with backoff while
@@ -134,8 +226,8 @@ pub async fn ensure_topics(args: &KafkaArgs, shutdown: &CancellationToken) -> an
 
 /// Asks the broker for cluster metadata: the readiness check of both binaries. librdkafka's call
 /// blocks, so it runs on the blocking pool.
-pub async fn check_broker(producer: &FutureProducer) -> Result<(), String> {
-    let producer = producer.clone();
+pub async fn check_broker(producer: &Producer) -> Result<(), String> {
+    let producer = producer.current();
     tokio::task::spawn_blocking(move || {
         producer
             .client()

@@ -17,8 +17,7 @@ use common::http::layers;
 use common::http::{FieldError, Problem};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
+use rdkafka::producer::FutureRecord;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -37,7 +36,7 @@ pub const ROUTES: &[&str] = &["/events", "/events/batch", "/health", "/ready"];
 /// Handler state.
 #[derive(Clone)]
 pub struct Intake {
-    producer: FutureProducer,
+    producer: kafka::Producer,
     topics: Topics,
     max_batch: usize,
 }
@@ -49,7 +48,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // No batching delay: every request waits for its own acknowledgement anyway.
-    let producer = kafka::producer(&config.kafka, Duration::ZERO)?;
+    let producer = kafka::Producer::new(&config.kafka, Duration::ZERO)?;
     let topics_task = {
         let (args, shutdown) = (config.kafka.clone(), shutdown.clone());
         tokio::spawn(async move { kafka::ensure_topics(&args, &shutdown).await })
@@ -63,13 +62,7 @@ pub async fn run(
     common::http::serve::serve(listener, app, shutdown, config.common.shutdown_grace).await?;
     topics_task.abort();
     // Requests that got their 202 were acknowledged already; this only bounds the exit.
-    let flushed = tokio::task::spawn_blocking(move || {
-        rdkafka::producer::Producer::flush(&producer, Timeout::After(Duration::from_secs(5)))
-    })
-    .await?;
-    if let Err(e) = flushed {
-        tracing::warn!(error = %e, "producer flush at shutdown failed");
-    }
+    producer.flush(Duration::from_secs(5)).await;
     Ok(())
 }
 
@@ -90,7 +83,7 @@ pub fn app(intake: Intake, http: &layers::HttpArgs, shutdown: CancellationToken)
 }
 
 impl Intake {
-    pub fn new(producer: FutureProducer, topics: Topics, max_batch: usize) -> Self {
+    pub fn new(producer: kafka::Producer, topics: Topics, max_batch: usize) -> Self {
         Self {
             producer,
             topics,
@@ -119,14 +112,14 @@ impl Intake {
             .payload(&payload)
             .headers(headers);
         // `message.timeout.ms` bounds the whole delivery (queueing included), so the wait is bounded.
-        match self.producer.send(record, Timeout::Never).await {
+        match self.producer.send(record).await {
             Ok(delivery) => Ok(Accepted {
                 event_id,
                 topic,
                 partition: delivery.partition,
                 offset: delivery.offset,
             }),
-            Err((e, _)) => Err(e.to_string()),
+            Err(e) => Err(e.to_string()),
         }
     }
 }

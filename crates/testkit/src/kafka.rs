@@ -7,6 +7,12 @@
 //! [`start_again`](KafkaBroker::start_again) take the broker away from a running service and bring it
 //! back on the same port. Storage is in memory by default; [`Storage::Sqlite`] keeps a database file in
 //! the broker's temporary directory so data (topics, records, committed offsets) survives a restart.
+//! [`pause`](KafkaBroker::pause) / [`resume`](KafkaBroker::resume) freeze the broker instead (SIGSTOP /
+//! SIGCONT), which keeps in-memory data.
+//!
+//! Known limit (tansu 0.6.0): its SQLite engine panics on the first idempotent produce
+//! (`lite.rs:503 "more or less than one row"`) and then fails every request, so services using
+//! `enable.idempotence` cannot use [`Storage::Sqlite`]; outage tests pause an in-memory broker.
 //!
 //! `KAFKA_BROKERS` may point at an existing broker instead (then `stop`/`start_again` are errors).
 
@@ -126,6 +132,30 @@ impl KafkaBroker {
     /// [`Storage::Sqlite`]).
     pub fn start_again(&self) -> Result<()> {
         self.local()?.spawn()
+    }
+
+    /// Freezes a dedicated broker (SIGSTOP): it keeps its port and data but answers nothing, as an
+    /// overloaded or partitioned broker does. [`resume`](Self::resume) thaws it.
+    pub fn pause(&self) -> Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Thaws a paused broker (SIGCONT); it serves the requests that queued up meanwhile.
+    pub fn resume(&self) -> Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> Result<()> {
+        let local = self.local()?;
+        let child = local.child.lock().map_err(|_| Error("poisoned".into()))?;
+        let pid = child
+            .as_ref()
+            .ok_or_else(|| Error("the broker is stopped".into()))?
+            .id();
+        process::run(
+            Command::new("kill").arg(signal).arg(pid.to_string()),
+            "signalling the broker",
+        )
     }
 
     fn local(&self) -> Result<&Local> {

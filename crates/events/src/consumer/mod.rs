@@ -22,9 +22,8 @@ use rdkafka::consumer::{
 };
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{Message, OwnedMessage};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::FutureRecord;
 use rdkafka::topic_partition_list::TopicPartitionList;
-use rdkafka::util::Timeout;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -161,7 +160,7 @@ impl ConsumerContext for GroupContext {
 /// Everything a worker needs.
 pub struct Shared {
     consumer: Arc<GroupConsumer>,
-    producer: FutureProducer,
+    producer: kafka::Producer,
     topics: Topics,
     role: Role,
     stats: Arc<Stats>,
@@ -183,7 +182,7 @@ pub async fn run(
     let stats = Arc::new(Stats::default());
     let assignment = Arc::new(Assignment::default());
     let topics = Topics::new(&config.kafka.topic_prefix);
-    let producer = kafka::producer(&config.kafka, Duration::from_millis(2))?;
+    let producer = kafka::Producer::new(&config.kafka, Duration::from_millis(2))?;
     let consumer: GroupConsumer = consumer_config(&config).create_with_context(GroupContext {
         assignment: Arc::clone(&assignment),
         stats: Arc::clone(&stats),
@@ -259,12 +258,7 @@ pub async fn run(
         Ok(()) => tracing::info!("offsets committed at shutdown"),
         Err(e) => tracing::info!(error = %e, "no offsets committed at shutdown"),
     }
-    let flushing = producer.clone();
-    tokio::task::spawn_blocking(move || {
-        rdkafka::producer::Producer::flush(&flushing, Timeout::After(Duration::from_secs(5)))
-    })
-    .await?
-    .ok();
+    producer.flush(Duration::from_secs(5)).await;
     tasks.close();
     tasks.wait().await;
     Ok(())
@@ -343,7 +337,7 @@ async fn publish_snapshots(shared: Arc<Shared>, interval: Duration) {
             let record = FutureRecord::<str, [u8]>::to(&topic)
                 .key("snapshot")
                 .payload(&payload);
-            if let Err((e, _)) = shared.producer.send(record, Timeout::Never).await {
+            if let Err(e) = shared.producer.send(record).await {
                 tracing::warn!(error = %e, "publishing the analytics snapshot failed");
             }
         }

@@ -12,13 +12,12 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
+use rdkafka::producer::FutureRecord;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::event::{EventType, OrderEvent};
-use crate::kafka::{Topics, header, with_header};
+use crate::kafka::{self, Topics, header, with_header};
 
 /// Event ids remembered per process (FIFO eviction): ~36 bytes each, so 100 000 ids are ~5 MB.
 pub const SEEN_CAPACITY: usize = 100_000;
@@ -133,7 +132,7 @@ impl Aggregates {
 #[derive(Clone)]
 pub enum Role {
     Notifications {
-        producer: FutureProducer,
+        producer: kafka::Producer,
         topics: Topics,
         seen: Arc<Mutex<SeenSet>>,
     },
@@ -165,9 +164,9 @@ impl Role {
                     .payload(&payload)
                     .headers(headers);
                 producer
-                    .send(record, Timeout::Never)
+                    .send(record)
                     .await
-                    .map_err(|(err, _)| format!("producing the notification: {err}"))?;
+                    .map_err(|err| format!("producing the notification: {err}"))?;
                 // Only an acknowledged notification counts as sent.
                 lock(seen).insert(e.event_id);
                 Ok(true)

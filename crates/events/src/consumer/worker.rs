@@ -14,7 +14,6 @@ use rdkafka::Message;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{OwnedHeaders, OwnedMessage};
 use rdkafka::producer::FutureRecord;
-use rdkafka::util::Timeout;
 use tokio::sync::mpsc;
 
 use super::{Shared, Stat};
@@ -127,14 +126,14 @@ async fn dead_letter(shared: &Shared, message: &OwnedMessage, error: &str, attem
         if let Some(p) = message.payload() {
             record = record.payload(p);
         }
-        match shared.producer.send(record, Timeout::Never).await {
+        match shared.producer.send(record).await {
             Ok(_) => {
                 shared.stats.add(Stat::DeadLettered);
                 tracing::warn!(original_topic = message.topic(), partition = message.partition(),
                     offset = message.offset(), attempts, %error, "record sent to the DLQ");
                 return true;
             }
-            Err((e, _)) => {
+            Err(e) => {
                 tracing::error!(error = %e, "DLQ write failed; retrying");
                 if !sleep_or_shutdown(shared, delay).await {
                     return false;
