@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod roles;
+mod seed;
 mod worker;
 
 use std::collections::HashMap;
@@ -231,6 +232,10 @@ pub async fn run(
     // Subscribing before the topics exist is fine for librdkafka, but the group only gets
     // partitions once they do: create them first (retrying while the broker is down).
     kafka::ensure_topics(&config.kafka, &shutdown).await.ok();
+    if let Role::Notifications { seen, .. } = &shared.role {
+        let seeded = seed_seen(&config, &topics).await;
+        *seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = seeded;
+    }
     let subscribed: Vec<String> = EventType::ALL.iter().map(|t| topics.orders(*t)).collect();
     let names: Vec<&str> = subscribed.iter().map(String::as_str).collect();
     consumer.subscribe(&names)?;
@@ -262,6 +267,27 @@ pub async fn run(
     tasks.close();
     tasks.wait().await;
     Ok(())
+}
+
+/// The event ids already notified, read back from the `notifications` topic (empty, with a warning,
+/// when the broker cannot be read yet: dedupe then falls back to identical duplicates).
+async fn seed_seen(config: &ConsumerConfig, topics: &Topics) -> roles::SeenSet {
+    let (args, topic) = (config.kafka.clone(), topics.notifications());
+    let read = tokio::task::spawn_blocking(move || seed::seen_from_topic(&args, &topic)).await;
+    match read {
+        Ok(Ok(seen)) => {
+            tracing::info!(event_ids = seen.len(), "seen-set seeded from notifications");
+            seen
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "could not read back notifications; starting with an empty seen-set");
+            roles::SeenSet::default()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "seeding the seen-set failed");
+            roles::SeenSet::default()
+        }
+    }
 }
 
 /// Reads records and routes each to its partition's worker until shutdown.

@@ -38,6 +38,14 @@ impl SeenSet {
         self.set.contains(id)
     }
 
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
     pub fn insert(&mut self, id: Uuid) {
         if self.set.insert(id) {
             self.order.push_back(id);
