@@ -12,8 +12,8 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Headers, Message, OwnedHeaders};
 use rdkafka::message::ToBytes;
+use rdkafka::message::{Headers, Message, OwnedHeaders};
 use rdkafka::producer::future_producer::Delivery;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::util::Timeout;
@@ -174,7 +174,8 @@ impl Producer {
     /// Waits for queued records (bounded), e.g. at shutdown.
     pub async fn flush(&self, timeout: Duration) {
         let producer = self.current();
-        let flushed = tokio::task::spawn_blocking(move || producer.flush(Timeout::After(timeout))).await;
+        let flushed =
+            tokio::task::spawn_blocking(move || producer.flush(Timeout::After(timeout))).await;
         if let Ok(Err(e)) = flushed {
             tracing::warn!(error = %e, "producer flush failed");
         }

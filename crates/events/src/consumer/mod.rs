@@ -234,7 +234,9 @@ pub async fn run(
     kafka::ensure_topics(&config.kafka, &shutdown).await.ok();
     if let Role::Notifications { seen, .. } = &shared.role {
         let seeded = seed_seen(&config, &topics).await;
-        *seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = seeded;
+        *seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = seeded;
     }
     let subscribed: Vec<String> = EventType::ALL.iter().map(|t| topics.orders(*t)).collect();
     let names: Vec<&str> = subscribed.iter().map(String::as_str).collect();

@@ -56,8 +56,8 @@ pub fn seen_from_topic(args: &KafkaArgs, topic: &str) -> anyhow::Result<SeenSet>
         match consumer.poll(Duration::from_millis(200)) {
             Some(Ok(m)) => {
                 remaining -= 1;
-                if let Some(id) = kafka::header_str(&m, header::EVENT_ID)
-                    .and_then(|id| Uuid::parse_str(&id).ok())
+                if let Some(id) =
+                    kafka::header_str(&m, header::EVENT_ID).and_then(|id| Uuid::parse_str(&id).ok())
                 {
                     seen.insert(id);
                 }

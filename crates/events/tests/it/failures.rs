@@ -187,7 +187,11 @@ async fn broker_outage_means_503_never_202_and_both_binaries_recover() {
         .unwrap();
     assert_eq!(res.status(), 503);
     // Bounded by the delivery timeout (3 s in tests) plus scheduling.
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     assert!(res.headers().contains_key("retry-after"));
     let retry_id = res.headers()["event-id"].to_str().unwrap().to_owned();
     let ready = client()
