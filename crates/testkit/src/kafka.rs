@@ -240,3 +240,20 @@ fn cargo_bin_dir() -> Vec<PathBuf> {
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
     home.map(|h| vec![h.join("bin")]).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_broker_binary_names_the_install_command() {
+        // Same lookup as `start`, for a name that cannot exist (PATH cannot be changed safely here).
+        let err = find_binary("tansu-not-installed", &cargo_bin_dir(), INSTALL_HINT).unwrap_err();
+        assert!(
+            err.0.contains(
+                "cargo install tansu --locked --version 0.6.0 --features dynostore,libsql"
+            ),
+            "{err}"
+        );
+    }
+}
