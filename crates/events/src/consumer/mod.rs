@@ -4,7 +4,8 @@
 //! runs the rebalance callbacks) and hands each to its partition's [`worker`], which handles it
 //! through the [`roles`] (notifications or analytics) and stores its offset only afterwards.
 //! librdkafka commits stored offsets every `--commit-interval`, on revoke ([`GroupContext`]) and on
-//! shutdown. The [`admin`] HTTP server serves probes and `/stats`.
+//! shutdown. [`group`] tracks the assignment; [`seed`] pre-fills the notifications seen-set from the
+//! `notifications` topic at start-up. The [`admin`] HTTP server serves probes and `/stats`.
 
 pub mod admin;
 mod group;
@@ -305,7 +306,9 @@ fn consumer_config(config: &ConsumerConfig) -> ClientConfig {
         .set("enable.partition.eof", "false")
         .set("session.timeout.ms", session.to_string())
         .set("heartbeat.interval.ms", (session / 3).to_string())
-        .set("fetch.wait.max.ms", "100")
+        // tansu holds a fetch for the full wait even when records are there (measured: 100 ms gave a
+        // 162 ms p50 event → notification latency, 10 ms gives 18 ms).
+        .set("fetch.wait.max.ms", "10")
         .set("reconnect.backoff.max.ms", "1000");
     c
 }
