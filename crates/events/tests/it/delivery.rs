@@ -193,3 +193,105 @@ async fn two_members_split_the_partitions_and_a_rebalance_loses_nothing() {
     a.stop().await;
     producer.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_id_sent_twice_is_notified_and_counted_once() {
+    let brokers = broker().bootstrap();
+    let prefix = prefix("dedupe");
+    let producer = start_producer(brokers, &prefix).await;
+    // A client retrying after a lost answer: the same event id twice, both acknowledged.
+    let mut body = event("created", "o-d", "c-d", 10.0);
+    body["event_id"] = "0b6e7a5c-0a9f-4f55-9d0a-1c2b3d4e5f60".into();
+    post_ok(&producer.url, &body).await;
+    post_ok(&producer.url, &body).await;
+    post_ok(&producer.url, &event("created", "o-e", "c-d", 5.0)).await;
+    let orders = read_topic(
+        brokers,
+        &format!("{prefix}orders.created"),
+        Duration::from_secs(10),
+        |r| r.len() >= 3,
+    )
+    .await;
+    assert_eq!(orders.len(), 3, "both copies are on the topic");
+
+    let notifier = start_consumer(consumer_config(Role::Notifications, brokers, &prefix)).await;
+    let analytics = start_consumer(consumer_config(Role::Analytics, brokers, &prefix)).await;
+    // Once analytics has read all three records, every later snapshot must count two events.
+    let url = analytics.url.clone();
+    eventually(
+        Duration::from_secs(30),
+        "analytics reading 3 records",
+        || {
+            let url = url.clone();
+            async move {
+                let stats: Value = client()
+                    .get(format!("{url}/stats"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                stats["received"] == 3
+            }
+        },
+    )
+    .await;
+    let after = chrono::Utc::now();
+    let snaps = read_topic(
+        brokers,
+        &format!("{prefix}analytics"),
+        Duration::from_secs(30),
+        move |r| {
+            r.iter().any(|s| {
+                let v: Value = serde_json::from_slice(&s.payload).unwrap();
+                v["taken_at"]
+                    .as_str()
+                    .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                    .is_some_and(|t| t > after)
+            })
+        },
+    )
+    .await;
+    let snap = snaps.last().unwrap().json();
+    assert!(
+        snaps
+            .iter()
+            .all(|s| s.json()["events_total"].as_u64() <= Some(2))
+    );
+    assert_eq!(snap["events_total"], 2, "{snap}");
+    assert_eq!(snap["revenue_total"], 15.0);
+    assert_eq!(snap["orders_per_customer"]["c-d"], 2);
+    let notes = read_topic(
+        brokers,
+        &format!("{prefix}notifications"),
+        Duration::from_secs(30),
+        |r| r.len() >= 2,
+    )
+    .await;
+    // Read on a little to catch a second copy, then check there is exactly one per event id.
+    let notes = if notes.len() >= 2 {
+        read_topic(
+            brokers,
+            &format!("{prefix}notifications"),
+            Duration::from_secs(2),
+            |_| false,
+        )
+        .await
+    } else {
+        notes
+    };
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let stats: Value = client()
+        .get(format!("{}/stats", notifier.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["duplicates"], 1, "{stats}");
+    notifier.stop().await;
+    analytics.stop().await;
+    producer.stop().await;
+}

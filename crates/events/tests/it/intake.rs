@@ -94,6 +94,13 @@ async fn an_accepted_event_becomes_a_notification_and_analytics() {
     assert_eq!(snap["events_per_type"]["created"], 1);
     assert_eq!(snap["events_per_type"]["cancelled"], 1);
     assert_eq!(snap["revenue_total"], 25.5);
+    let per_minute: f64 = snap["revenue_per_minute"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert_eq!(per_minute, 25.5);
     assert_eq!(snap["orders_per_customer"]["c-1"], 1);
     let stats: Value = client()
         .get(format!("{}/stats", analytics.url))
