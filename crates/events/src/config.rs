@@ -30,7 +30,7 @@ pub struct KafkaArgs {
 
 /// `events-producer`: HTTP intake of order events, produced to Kafka.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "events-producer", version, about)]
+#[command(name = "events-producer", version)]
 pub struct ProducerConfig {
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8085")]
@@ -71,7 +71,7 @@ impl Role {
 
 /// `events-consumer`: a consumer group member over `orders.*` with at-least-once processing.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "events-consumer", version, about)]
+#[command(name = "events-consumer", version)]
 pub struct ConsumerConfig {
     /// What to do with the events.
     #[arg(long, env = "ROLE", value_enum)]
