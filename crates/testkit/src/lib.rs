@@ -1,13 +1,14 @@
 //! Throw-away backends for MOP's integration tests: real servers started from binaries on the machine.
 //!
 //! Reading order: [`process`] (finding binaries, dropping root, the watchdog that stops a server when
-//! the test binary exits, free ports), then one module per backend — [`postgres`] and [`redis`]; the
-//! events service's Kafka-protocol broker will follow the same shape.
+//! the test binary exits, free ports), then one module per backend: [`postgres`] (orders), [`redis`]
+//! (gateway) and [`kafka`] (a tansu broker for events).
 //!
 //! The contract (from `lab.md`): a missing binary is a *failing* test whose message says what to
 //! install, never a silent skip; an environment variable (`DATABASE_URL`, …) may point at an existing
 //! server instead.
 
+pub mod kafka;
 pub mod postgres;
 pub mod process;
 pub mod redis;

@@ -1,0 +1,247 @@
+//! Failure paths: poison records go to the DLQ with their provenance while the partition keeps
+//! flowing; transient failures are retried until they succeed; a broker outage turns the intake's
+//! answers into 503 (never 202) and both binaries recover when the broker returns.
+
+use std::time::Duration;
+
+use events::Role;
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::Value;
+use testkit::kafka::{KafkaBroker, Storage};
+
+use crate::support::*;
+
+/// Writes a raw record as a misbehaving producer would.
+async fn produce_raw(brokers: &str, topic: &str, key: &str, payload: &[u8]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        // The intake's partitioner (murmur2, as the Java client), so one key means one partition.
+        .set("partitioner", "murmur2_random")
+        .create()
+        .unwrap();
+    producer
+        .send(
+            FutureRecord::to(topic).key(key).payload(payload),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn poison_goes_to_the_dlq_with_provenance_and_the_partition_keeps_flowing() {
+    let brokers = broker().bootstrap();
+    let prefix = prefix("poison");
+    let producer = start_producer(brokers, &prefix).await;
+    // An event first, so the topics exist and we know the order's partition.
+    let first = post_ok(&producer.url, &event("created", "o-p", "c-p", 3.0)).await;
+    let topic = format!("{prefix}orders.created");
+    produce_raw(brokers, &topic, "o-p", b"\xff not json").await;
+    produce_raw(
+        brokers,
+        &topic,
+        "o-p",
+        br#"{"type":"created","order_id":"o-p"}"#,
+    )
+    .await;
+    // Same key ⇒ same partition: these come after the poison and must still be handled.
+    let after = post_ok(&producer.url, &event("created", "o-p", "c-p", 4.0)).await;
+    assert_eq!(after["partition"], first["partition"]);
+
+    let notifier = start_consumer(consumer_config(Role::Notifications, brokers, &prefix)).await;
+    let dlq = read_topic(
+        brokers,
+        &format!("{prefix}dlq"),
+        Duration::from_secs(30),
+        |r| r.len() >= 2,
+    )
+    .await;
+    assert_eq!(dlq.len(), 2, "{dlq:?}");
+    let partition = first["partition"].as_i64().unwrap().to_string();
+    let first_offset = first["offset"].as_i64().unwrap();
+    for (i, rec) in dlq.iter().enumerate() {
+        assert_eq!(rec.header("dlq-original-topic"), Some(topic.as_str()));
+        assert_eq!(
+            rec.header("dlq-original-partition"),
+            Some(partition.as_str())
+        );
+        assert_eq!(
+            rec.header("dlq-original-offset"),
+            Some((first_offset + 1 + i as i64).to_string().as_str())
+        );
+        assert_eq!(rec.header("dlq-original-key"), Some("o-p"));
+        assert_eq!(rec.header("dlq-attempts"), Some("1"));
+        assert!(rec.header("dlq-error").is_some_and(|e| !e.is_empty()));
+        assert_eq!(rec.key.as_deref(), Some("o-p"));
+    }
+    assert_eq!(dlq[0].payload, b"\xff not json");
+
+    let notes = read_topic(
+        brokers,
+        &format!("{prefix}notifications"),
+        Duration::from_secs(30),
+        |r| r.len() >= 2,
+    )
+    .await;
+    let ids: Vec<Value> = notes.iter().map(|n| n.json()["event_id"].clone()).collect();
+    assert_eq!(
+        ids,
+        vec![first["event_id"].clone(), after["event_id"].clone()]
+    );
+    notifier.stop().await;
+    producer.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transient_failures_are_retried_until_they_succeed_or_dead_lettered() {
+    let brokers = broker().bootstrap();
+    let prefix = prefix("transient");
+    let producer = start_producer(brokers, &prefix).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let a = post_ok(
+            &producer.url,
+            &event("created", &format!("o-{i}"), "c", 1.0),
+        )
+        .await;
+        ids.push(a["event_id"].as_str().unwrap().to_owned());
+    }
+    // Half of all attempts fail; 30 attempts make a DLQ outcome practically impossible (2^-30).
+    let mut config = consumer_config(Role::Notifications, brokers, &prefix);
+    config.fail_ratio = 0.5;
+    config.max_attempts = 30;
+    config.retry_backoff = Duration::from_millis(5);
+    let notifier = start_consumer(config).await;
+    let notes = read_topic(
+        brokers,
+        &format!("{prefix}notifications"),
+        Duration::from_secs(60),
+        |r| r.len() >= 20,
+    )
+    .await;
+    let mut got: Vec<String> = notes
+        .iter()
+        .map(|n| n.json()["event_id"].as_str().unwrap().to_owned())
+        .collect();
+    got.sort();
+    ids.sort();
+    assert_eq!(got, ids);
+    let stats: Value = client()
+        .get(format!("{}/stats", notifier.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats["retries"].as_u64().unwrap() > 0, "{stats}");
+    notifier.stop().await;
+
+    // With every attempt failing, the event ends in the DLQ after exactly `max_attempts` attempts.
+    let prefix = prefix_for_exhaustion(&prefix);
+    let producer2 = start_producer(brokers, &prefix).await;
+    post_ok(&producer2.url, &event("updated", "o-x", "c", 1.0)).await;
+    let mut config = consumer_config(Role::Notifications, brokers, &prefix);
+    config.fail_ratio = 1.0;
+    config.max_attempts = 3;
+    let notifier = start_consumer(config).await;
+    let dlq = read_topic(
+        brokers,
+        &format!("{prefix}dlq"),
+        Duration::from_secs(30),
+        |r| !r.is_empty(),
+    )
+    .await;
+    assert_eq!(dlq.len(), 1);
+    assert_eq!(dlq[0].header("dlq-attempts"), Some("3"));
+    assert!(dlq[0].header("dlq-error").unwrap().contains("injected"));
+    notifier.stop().await;
+    producer2.stop().await;
+    producer.stop().await;
+}
+
+fn prefix_for_exhaustion(base: &str) -> String {
+    format!("{base}x.")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn broker_outage_means_503_never_202_and_both_binaries_recover() {
+    // A dedicated broker, frozen (SIGSTOP) for the outage: it accepts TCP connections but answers
+    // nothing, the harder case for a client. (A SIGKILL + restart would lose a memory broker's data,
+    // and tansu 0.6's SQLite engine panics on idempotent produce; see testkit::kafka.)
+    let broker = KafkaBroker::start(Storage::Memory).unwrap();
+    let brokers = broker.bootstrap();
+    let prefix = prefix("outage");
+    let producer = start_producer(brokers, &prefix).await;
+    let notifier = start_consumer(consumer_config(Role::Notifications, brokers, &prefix)).await;
+    let before = post_ok(&producer.url, &event("created", "o-1", "c", 1.0)).await;
+
+    broker.pause().unwrap();
+    let started = std::time::Instant::now();
+    let res = client()
+        .post(format!("{}/events", producer.url))
+        .json(&event("created", "o-2", "c", 2.0))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    // Bounded by the delivery timeout (3 s in tests) plus scheduling.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(res.headers().contains_key("retry-after"));
+    let retry_id = res.headers()["event-id"].to_str().unwrap().to_owned();
+    let ready = client()
+        .get(format!("{}/ready", producer.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+
+    broker.resume().unwrap();
+    // The client retries with the same event id until the intake accepts it.
+    let mut body = event("created", "o-2", "c", 2.0);
+    body["event_id"] = Value::String(retry_id.clone());
+    let mut accepted = None;
+    for _ in 0..30 {
+        let res = client()
+            .post(format!("{}/events", producer.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        if res.status() == 202 {
+            accepted = Some(res.json::<Value>().await.unwrap());
+            break;
+        }
+        assert_eq!(res.status(), 503);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let accepted = accepted.expect("the intake never recovered");
+    assert_eq!(accepted["event_id"], retry_id.as_str());
+
+    // The consumer picks up where it was: both events notified (the retried one at least once,
+    // and identically if twice).
+    let want = [before["event_id"].clone(), accepted["event_id"].clone()];
+    let notes = read_topic(
+        brokers,
+        &format!("{prefix}notifications"),
+        Duration::from_secs(60),
+        move |r| {
+            want.iter()
+                .all(|id| r.iter().any(|n| &n.json()["event_id"] == id))
+        },
+    )
+    .await;
+    for id in [&before["event_id"], &accepted["event_id"]] {
+        assert!(
+            notes.iter().any(|n| &n.json()["event_id"] == id),
+            "{id} not notified: {notes:?}"
+        );
+    }
+    notifier.stop().await;
+    producer.stop().await;
+}

@@ -1,0 +1,7 @@
+//! Integration tests for `events` against a real Kafka-protocol broker (tansu, from `testkit::kafka`).
+//! Outcomes are verified by reading the topics back, never by trusting the services' own counters.
+
+mod delivery;
+mod failures;
+mod intake;
+mod support;

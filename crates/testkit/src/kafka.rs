@@ -1,0 +1,259 @@
+//! A throw-away Kafka-protocol broker for tests: [tansu](https://github.com/tansu-io/tansu) on a free port.
+//!
+//! tansu speaks the Kafka wire protocol (produce, fetch, consumer groups, admin) from one small Rust
+//! binary with no JVM and no ZooKeeper/KRaft, which is what a test needs. [`KafkaBroker::shared`]
+//! gives one broker per test binary (tests isolate themselves with their own topic names and group
+//! ids); [`KafkaBroker::start`] gives a dedicated one whose [`stop`](KafkaBroker::stop) and
+//! [`start_again`](KafkaBroker::start_again) take the broker away from a running service and bring it
+//! back on the same port. Storage is in memory by default; [`Storage::Sqlite`] keeps a database file in
+//! the broker's temporary directory so data (topics, records, committed offsets) survives a restart.
+//! [`pause`](KafkaBroker::pause) / [`resume`](KafkaBroker::resume) freeze the broker instead (SIGSTOP /
+//! SIGCONT), which keeps in-memory data.
+//!
+//! Known limit (tansu 0.6.0): its SQLite engine panics on the first idempotent produce
+//! (`lite.rs:503 "more or less than one row"`) and then fails every request, so services using
+//! `enable.idempotence` cannot use [`Storage::Sqlite`]; outage tests pause an in-memory broker.
+//!
+//! `KAFKA_BROKERS` may point at an existing broker instead (then `stop`/`start_again` are errors).
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::process::{self, find_binary, free_port};
+use crate::{Error, Result};
+
+const INSTALL_HINT: &str = "`cargo install tansu --locked --version 0.6.0 --features dynostore,libsql` \
+     (puts `tansu` in ~/.cargo/bin), or enter the Nix devShell";
+/// How long a starting broker may take to accept connections.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where a testkit broker keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Storage {
+    /// Nothing survives [`KafkaBroker::stop`] (fast; the default).
+    Memory,
+    /// A SQLite file in the broker's temporary directory: survives a stop/start.
+    Sqlite,
+}
+
+/// A Kafka-protocol broker the tests may use: one this process started, or an existing one.
+pub struct KafkaBroker {
+    bootstrap: String,
+    local: Option<Local>,
+}
+
+/// The parts of a broker this process started itself.
+struct Local {
+    binary: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    storage: Storage,
+    child: Mutex<Option<Child>>,
+    watchdog: Child,
+}
+
+impl KafkaBroker {
+    /// The broker shared by every test of this binary: `KAFKA_BROKERS` when that is set, otherwise an
+    /// in-memory tansu started on first use and stopped by the watchdog when the binary exits.
+    pub fn shared() -> Result<&'static KafkaBroker> {
+        static SHARED: OnceLock<Result<KafkaBroker, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| match std::env::var("KAFKA_BROKERS") {
+                Ok(brokers) => Ok(Self::existing(&brokers)),
+                Err(_) => Self::start(Storage::Memory).map_err(|e| e.0),
+            })
+            .as_ref()
+            .map_err(|e| Error(e.clone()))
+    }
+
+    /// Uses an existing broker (a `host:port[,host:port…]` bootstrap list).
+    pub fn existing(brokers: &str) -> Self {
+        Self {
+            bootstrap: brokers.to_owned(),
+            local: None,
+        }
+    }
+
+    /// Starts a dedicated tansu on a free port in a fresh temporary directory and waits until it
+    /// accepts connections.
+    pub fn start(storage: Storage) -> Result<Self> {
+        let binary = find_binary("tansu", &cargo_bin_dir(), INSTALL_HINT)?;
+        let dir = process::temp_dir("testkit-kafka")?;
+        // The watchdog kills whichever broker process the pid file names when the test binary ends.
+        let kill = format!("kill -9 $(cat '{}')", dir.join("tansu.pid").display());
+        let watchdog = process::watchdog(&["sh", "-c", &kill], &dir)?;
+        let mut local = Local {
+            binary,
+            dir,
+            port: 0,
+            storage,
+            child: Mutex::new(None),
+            watchdog,
+        };
+        let mut last_error = Error("no attempt".into());
+        // A free port can be taken between our probe and the broker's bind: try a few.
+        for _ in 0..3 {
+            local.port = free_port()?;
+            match local.spawn() {
+                Ok(()) => {
+                    return Ok(Self {
+                        bootstrap: format!("127.0.0.1:{}", local.port),
+                        local: Some(local),
+                    });
+                }
+                Err(e) => last_error = e,
+            }
+        }
+        Err(last_error)
+    }
+
+    /// The bootstrap list for `bootstrap.servers` / `KAFKA_BROKERS`.
+    pub fn bootstrap(&self) -> &str {
+        &self.bootstrap
+    }
+
+    /// Stops a dedicated broker abruptly (SIGKILL: the way a crashed broker disappears).
+    pub fn stop(&self) -> Result<()> {
+        let local = self.local()?;
+        let mut child = local.child.lock().map_err(|_| Error("poisoned".into()))?;
+        if let Some(mut c) = child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // The watchdog must not kill a stranger that inherits the pid later.
+        let _ = std::fs::remove_file(local.dir.join("tansu.pid"));
+        Ok(())
+    }
+
+    /// Starts a stopped dedicated broker again on the same port (with its data, for
+    /// [`Storage::Sqlite`]).
+    pub fn start_again(&self) -> Result<()> {
+        self.local()?.spawn()
+    }
+
+    /// Freezes a dedicated broker (SIGSTOP): it keeps its port and data but answers nothing, as an
+    /// overloaded or partitioned broker does. [`resume`](Self::resume) thaws it.
+    pub fn pause(&self) -> Result<()> {
+        self.signal("-STOP")
+    }
+
+    /// Thaws a paused broker (SIGCONT); it serves the requests that queued up meanwhile.
+    pub fn resume(&self) -> Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, signal: &str) -> Result<()> {
+        let local = self.local()?;
+        let child = local.child.lock().map_err(|_| Error("poisoned".into()))?;
+        let pid = child
+            .as_ref()
+            .ok_or_else(|| Error("the broker is stopped".into()))?
+            .id();
+        process::run(
+            Command::new("kill").arg(signal).arg(pid.to_string()),
+            "signalling the broker",
+        )
+    }
+
+    fn local(&self) -> Result<&Local> {
+        self.local
+            .as_ref()
+            .ok_or_else(|| Error("only a broker started by testkit can be stopped".into()))
+    }
+}
+
+impl Local {
+    /// Starts the broker process and waits for its port; on failure the log tail is in the error.
+    fn spawn(&self) -> Result<()> {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let storage = match self.storage {
+            Storage::Memory => "memory://tansu/".to_owned(),
+            // Relative to the broker's working directory, which is `dir`.
+            Storage::Sqlite => "sqlite://tansu.db".to_owned(),
+        };
+        let log_path = self.dir.join("tansu.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        let mut child = Command::new(&self.binary)
+            .arg("broker")
+            .args(["--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", &storage])
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| Error(format!("could not start {}: {e}", self.binary.display())))?;
+        std::fs::write(self.dir.join("tansu.pid"), child.id().to_string())?;
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
+                return Err(Error(format!(
+                    "tansu exited at start-up ({status}); log:\n{tail}"
+                )));
+            }
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Error(format!(
+                    "tansu did not accept connections on {addr} within {START_TIMEOUT:?}"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        *self.child.lock().map_err(|_| Error("poisoned".into()))? = Some(child);
+        Ok(())
+    }
+}
+
+impl Drop for KafkaBroker {
+    fn drop(&mut self) {
+        if let Some(local) = &mut self.local {
+            if let Ok(mut child) = local.child.lock()
+                && let Some(mut c) = child.take()
+            {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            let _ = local.watchdog.kill();
+            let _ = local.watchdog.wait();
+            let _ = std::fs::remove_dir_all(&local.dir);
+        }
+    }
+}
+
+/// `cargo install` puts binaries in `$CARGO_HOME/bin` (default `~/.cargo/bin`), which is not always on
+/// `PATH` for test runs.
+fn cargo_bin_dir() -> Vec<PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    home.map(|h| vec![h.join("bin")]).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_broker_binary_names_the_install_command() {
+        // Same lookup as `start`, for a name that cannot exist (PATH cannot be changed safely here).
+        let err = find_binary("tansu-not-installed", &cargo_bin_dir(), INSTALL_HINT).unwrap_err();
+        assert!(
+            err.0.contains(
+                "cargo install tansu --locked --version 0.6.0 --features dynostore,libsql"
+            ),
+            "{err}"
+        );
+    }
+}
