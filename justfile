@@ -6,6 +6,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 import? 'just/auth.just'
 import? 'just/orders.just'
 import? 'just/gateway.just'
+import? 'just/events.just'
 
 # Show the recipes.
 default:
