@@ -149,8 +149,28 @@ pub enum Role {
     },
 }
 
+/// Why handling an event failed — and so what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The event could not be processed: retried a few times, then dead-lettered.
+    Processing(String),
+    /// The event is fine but its output could not be written (the broker is unavailable): retried
+    /// until it succeeds. Dead-lettering would be wrong twice over — the event is not poison, and
+    /// the DLQ lives on the same unavailable broker.
+    OutputUnavailable(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Processing(e) => write!(f, "{e}"),
+            Failure::OutputUnavailable(e) => write!(f, "output unavailable: {e}"),
+        }
+    }
+}
+
 impl Role {
-    pub async fn handle(&self, e: &OrderEvent) -> Result<bool, String> {
+    pub async fn handle(&self, e: &OrderEvent) -> Result<bool, Failure> {
         match self {
             Role::Notifications {
                 producer,
@@ -161,7 +181,8 @@ impl Role {
                     return Ok(false);
                 }
                 let n = Notification::for_event(e);
-                let payload = serde_json::to_vec(&n).map_err(|e| e.to_string())?;
+                let payload =
+                    serde_json::to_vec(&n).map_err(|e| Failure::Processing(e.to_string()))?;
                 let mut headers = OwnedHeaders::new_with_capacity(3);
                 headers = with_header(headers, header::NOTIFICATION_ID, &n.notification_id);
                 headers = with_header(headers, header::EVENT_ID, &e.event_id.to_string());
@@ -171,10 +192,9 @@ impl Role {
                     .key(&n.customer_id)
                     .payload(&payload)
                     .headers(headers);
-                producer
-                    .send(record)
-                    .await
-                    .map_err(|err| format!("producing the notification: {err}"))?;
+                producer.send(record).await.map_err(|err| {
+                    Failure::OutputUnavailable(format!("producing the notification: {err}"))
+                })?;
                 // Only an acknowledged notification counts as sent.
                 lock(seen).insert(e.event_id);
                 Ok(true)

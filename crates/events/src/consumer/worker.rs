@@ -16,6 +16,7 @@ use rdkafka::message::{OwnedHeaders, OwnedMessage};
 use rdkafka::producer::FutureRecord;
 use tokio::sync::mpsc;
 
+use super::roles::Failure;
 use super::{Shared, Stat};
 use crate::event::OrderEvent;
 use crate::kafka::{header, with_header};
@@ -64,9 +65,12 @@ async fn handle(shared: &Shared, message: &OwnedMessage) -> bool {
         Err(error) => return dead_letter(shared, message, &error, 1).await,
     };
     let mut attempt = 1;
+    let mut unavailable = 0u32;
     loop {
         let outcome = if injected_failure(shared, &event, attempt) {
-            Err("injected transient failure (--fail-ratio)".to_owned())
+            Err(Failure::Processing(
+                "injected transient failure (--fail-ratio)".to_owned(),
+            ))
         } else {
             shared.role.handle(&event).await
         };
@@ -80,7 +84,17 @@ async fn handle(shared: &Shared, message: &OwnedMessage) -> bool {
                 tracing::info!(event_id = %event.event_id, "duplicate event skipped");
                 return true;
             }
-            Err(error) if attempt < shared.max_attempts => {
+            // The broker is down, not the event: wait for it (the partition pauses here, which is
+            // what a consumer should do during an outage), without using up processing attempts.
+            Err(Failure::OutputUnavailable(error)) => {
+                unavailable += 1;
+                let delay = backoff(shared.retry_backoff, unavailable);
+                tracing::warn!(event_id = %event.event_id, %error, retry_in_ms = delay.as_millis(), "output unavailable; waiting for the broker");
+                if !sleep_or_shutdown(shared, delay).await {
+                    return false;
+                }
+            }
+            Err(Failure::Processing(error)) if attempt < shared.max_attempts => {
                 shared.stats.add(Stat::Retries);
                 let delay = backoff(shared.retry_backoff, attempt);
                 tracing::warn!(event_id = %event.event_id, attempt, %error, retry_in_ms = delay.as_millis(), "processing failed; retrying");
@@ -89,7 +103,9 @@ async fn handle(shared: &Shared, message: &OwnedMessage) -> bool {
                 }
                 attempt += 1;
             }
-            Err(error) => return dead_letter(shared, message, &error, attempt).await,
+            Err(Failure::Processing(error)) => {
+                return dead_letter(shared, message, &error, attempt).await;
+            }
         }
     }
 }

@@ -245,3 +245,68 @@ async fn broker_outage_means_503_never_202_and_both_binaries_recover() {
     notifier.stop().await;
     producer.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_outage_while_writing_the_output_waits_for_the_broker_instead_of_dead_lettering() {
+    // The event is fine; only the topic its notification goes to is unavailable. Retrying "processing"
+    // a few times and then dead-lettering would lose the notification (and the DLQ is on the same
+    // broker anyway): the worker must wait for the broker and then notify.
+    let broker = KafkaBroker::start(Storage::Memory).unwrap();
+    let brokers = broker.bootstrap();
+    let prefix = prefix("output-outage");
+    let producer = start_producer(brokers, &prefix).await;
+    let mut config = consumer_config(Role::Notifications, brokers, &prefix);
+    config.max_attempts = 2;
+    // Holds the record for 1 s before writing its notification: time to freeze the broker.
+    config.process_delay_ms = 1000;
+    let notifier = start_consumer(config).await;
+    let accepted = post_ok(&producer.url, &event("created", "o-9", "c-9", 9.0)).await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let stats: Value = client()
+            .get(format!("{}/stats", notifier.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if stats["received"].as_u64() >= Some(1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the consumer never received the event"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    broker.pause().unwrap();
+    // Longer than max_attempts × the 3 s delivery timeout: processing retries alone would be exhausted.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    broker.resume().unwrap();
+
+    let id = accepted["event_id"].clone();
+    let want = id.clone();
+    let notes = read_topic(
+        brokers,
+        &format!("{prefix}notifications"),
+        Duration::from_secs(60),
+        move |r| r.iter().any(|n| n.json()["event_id"] == want),
+    )
+    .await;
+    assert!(
+        notes.iter().any(|n| n.json()["event_id"] == id),
+        "not notified: {notes:?}"
+    );
+    let dlq = read_topic(
+        brokers,
+        &format!("{prefix}dlq"),
+        Duration::from_secs(3),
+        |_| false,
+    )
+    .await;
+    assert!(dlq.is_empty(), "a broker outage is not poison: {dlq:?}");
+    notifier.stop().await;
+    producer.stop().await;
+}
