@@ -26,7 +26,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run a built-in profile (`constant`, `spike`, `ramp`) or a scenario file (YAML).
+    /// Run a built-in profile (`constant`, `spike`, `ramp`, `mixed`) or a scenario file (YAML).
     Run {
         /// Profile name or path to a scenario file.
         scenario: String,
@@ -108,7 +108,31 @@ pub struct Targets {
     pub orders_url: String,
     #[arg(long, env = "EVENTS_URL", default_value = "http://127.0.0.1:8085")]
     pub events_url: String,
+    #[arg(long, env = "AUTH_ADDR", default_value = "http://127.0.0.1:50051")]
+    pub auth_addr: String,
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/orders"
+    )]
+    pub database_url: String,
+    #[arg(long, env = "REDIS_URL", default_value = "redis://127.0.0.1:6379")]
+    pub redis_url: String,
+    #[arg(long, env = "KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+    pub kafka_brokers: String,
 }
+
+/// The variables a scenario may use, in the order `Targets::vars` lists them.
+pub const VARIABLES: &[&str] = &[
+    "CATALOG_URL",
+    "GATEWAY_URL",
+    "ORDERS_URL",
+    "EVENTS_URL",
+    "AUTH_ADDR",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "KAFKA_BROKERS",
+];
 
 impl Targets {
     fn vars(&self) -> BTreeMap<String, String> {
@@ -118,6 +142,10 @@ impl Targets {
             ("GATEWAY_URL".to_owned(), trim(&self.gateway_url)),
             ("ORDERS_URL".to_owned(), trim(&self.orders_url)),
             ("EVENTS_URL".to_owned(), trim(&self.events_url)),
+            ("AUTH_ADDR".to_owned(), trim(&self.auth_addr)),
+            ("DATABASE_URL".to_owned(), self.database_url.clone()),
+            ("REDIS_URL".to_owned(), self.redis_url.clone()),
+            ("KAFKA_BROKERS".to_owned(), self.kafka_brokers.clone()),
         ])
     }
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::driver::Request;
 use crate::driver::grpc::GrpcStep;
 use crate::driver::http::HttpStep;
+use crate::driver::kafka::KafkaStep;
 use crate::driver::redis::RedisStep;
 use crate::driver::sql::SqlStep;
 use crate::runner::Step;
@@ -18,6 +19,7 @@ pub const PROFILES: &[(&str, &str)] = &[
     ("constant", include_str!("../profiles/constant.yaml")),
     ("spike", include_str!("../profiles/spike.yaml")),
     ("ramp", include_str!("../profiles/ramp.yaml")),
+    ("mixed", include_str!("../profiles/mixed.yaml")),
 ];
 
 /// A scenario as written in YAML (see docs/load-testing.md for the reference).
@@ -49,6 +51,7 @@ pub struct StepSpec {
     pub grpc: Option<GrpcStep>,
     pub redis: Option<RedisStep>,
     pub sql: Option<SqlStep>,
+    pub kafka: Option<KafkaStep>,
 }
 
 fn one() -> u32 {
@@ -88,28 +91,47 @@ impl Scenario {
 
     /// The runnable steps.
     pub fn steps(&self) -> anyhow::Result<Vec<Step>> {
-        self.steps
-            .iter()
-            .map(|s| {
-                let request = match &s.http {
-                    Some(http) => Request::Http(http.clone()),
-                    None => {
-                        anyhow::bail!("step {}: no request (expected an `http:` block)", s.name)
-                    }
-                };
-                let expect = if s.expect.is_empty() {
-                    vec!["2xx".to_owned()]
-                } else {
-                    s.expect.clone()
-                };
-                Ok(Step {
-                    name: s.name.clone(),
-                    weight: s.weight,
-                    request,
-                    expect,
-                })
-            })
-            .collect()
+        self.steps.iter().map(StepSpec::to_step).collect()
+    }
+}
+
+impl StepSpec {
+    /// The runnable step: exactly one protocol block, and `expect` defaulting to that protocol's
+    /// success classes.
+    fn to_step(&self) -> anyhow::Result<Step> {
+        let mut kinds: Vec<(Request, &[&str])> = Vec::new();
+        if let Some(http) = &self.http {
+            kinds.push((Request::Http(http.clone()), &["2xx"]));
+        }
+        if let Some(grpc) = &self.grpc {
+            kinds.push((Request::Grpc(grpc.clone()), &["OK"]));
+        }
+        if let Some(redis) = &self.redis {
+            kinds.push((Request::Redis(redis.clone()), &["OK", "HIT", "MISS"]));
+        }
+        if let Some(sql) = &self.sql {
+            kinds.push((Request::Sql(sql.clone()), &["sql:OK"]));
+        }
+        if let Some(kafka) = &self.kafka {
+            kinds.push((Request::Kafka(kafka.clone()), &["kafka:OK", "kafka:POISON"]));
+        }
+        let (Some((request, success)), true) = (kinds.pop(), kinds.is_empty()) else {
+            anyhow::bail!(
+                "step {}: needs exactly one of `http:`, `grpc:`, `redis:`, `sql:` or `kafka:`",
+                self.name
+            );
+        };
+        let expect = if self.expect.is_empty() {
+            success.iter().map(|c| (*c).to_owned()).collect()
+        } else {
+            self.expect.clone()
+        };
+        Ok(Step {
+            name: self.name.clone(),
+            weight: self.weight,
+            request,
+            expect,
+        })
     }
 }
 
@@ -141,7 +163,7 @@ mod tests {
     use super::*;
 
     fn vars() -> BTreeMap<String, String> {
-        ["CATALOG_URL", "GATEWAY_URL", "ORDERS_URL", "EVENTS_URL"]
+        crate::cli::VARIABLES
             .iter()
             .map(|k| ((*k).to_owned(), "http://x".to_owned()))
             .collect()

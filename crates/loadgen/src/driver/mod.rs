@@ -3,6 +3,7 @@
 
 pub mod grpc;
 pub mod http;
+pub mod kafka;
 pub mod redis;
 pub mod sql;
 
@@ -20,6 +21,7 @@ pub enum Request {
     Grpc(grpc::GrpcStep),
     Redis(redis::RedisStep),
     Sql(sql::SqlStep),
+    Kafka(kafka::KafkaStep),
 }
 
 /// The clients, created once per run and shared by every in-flight request.
@@ -29,6 +31,7 @@ pub struct Drivers {
     grpc: Arc<grpc::GrpcDriver>,
     redis: Arc<redis::RedisDriver>,
     sql: Arc<sql::SqlDriver>,
+    kafka: Arc<kafka::KafkaDriver>,
 }
 
 impl Drivers {
@@ -38,6 +41,7 @@ impl Drivers {
             grpc: Arc::new(grpc::GrpcDriver::default()),
             redis: Arc::new(redis::RedisDriver::default()),
             sql: Arc::new(sql::SqlDriver::default()),
+            kafka: Arc::new(kafka::KafkaDriver::default()),
         })
     }
 
@@ -56,6 +60,7 @@ impl Drivers {
             Request::Redis(step) => self.redis.call(step, rng).await,
             // Nor does the PostgreSQL protocol.
             Request::Sql(step) => self.sql.call(step, rng).await,
+            Request::Kafka(step) => self.kafka.call(step, rng, traceparent).await,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod grpc;
+mod kafka;
 mod redis;
 mod runner;
 mod sql;

@@ -1,0 +1,154 @@
+//! The Kafka driver: order events produced straight to `orders.*` (plain Kafka protocol, so OBI sees
+//! `send orders.created`), `acks=all` and idempotent like the intake, with an optional share of poison
+//! records — undecodable payloads the consumers must dead-letter without stopping the partition.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use common::rng::SplitMix64;
+use rdkafka::ClientConfig;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Outcome;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaStep {
+    /// `host:port[,host:port]`.
+    pub brokers: String,
+    /// `orders.created`, `orders.updated` or `orders.cancelled` (with any prefix); the event `type` is
+    /// the part after the last dot.
+    pub topic: String,
+    /// Share of records (0–1) sent as undecodable bytes; their acknowledged class is `kafka:POISON`.
+    #[serde(default)]
+    pub poison_ratio: f64,
+    /// Order ids are drawn from this template (per-order ordering: the id is the key).
+    #[serde(default = "default_order")]
+    pub order_id: String,
+    #[serde(default = "default_customer")]
+    pub customer_id: String,
+}
+
+fn default_order() -> String {
+    "o-{rand:1:100000}".into()
+}
+fn default_customer() -> String {
+    "c-{rand:1:10000}".into()
+}
+
+#[derive(Default)]
+pub struct KafkaDriver {
+    producers: Mutex<HashMap<String, FutureProducer>>,
+}
+
+impl std::fmt::Debug for KafkaDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaDriver").finish_non_exhaustive()
+    }
+}
+
+impl KafkaDriver {
+    fn producer(&self, brokers: &str) -> Result<FutureProducer, rdkafka::error::KafkaError> {
+        let mut producers = self
+            .producers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(p) = producers.get(brokers) {
+            return Ok(p.clone());
+        }
+        let p: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            // Bounded: a dead broker turns into a `kafka:MessageTimedOut` outcome, not a hung worker.
+            .set("message.timeout.ms", "10000")
+            .set("linger.ms", "2")
+            // The intake's partitioner (murmur2, as the Java client), so an order keeps its partition.
+            .set("partitioner", "murmur2_random")
+            .create()?;
+        producers.insert(brokers.to_owned(), p.clone());
+        Ok(p)
+    }
+
+    pub async fn call(&self, step: &KafkaStep, rng: &mut SplitMix64, traceparent: &str) -> Outcome {
+        let producer = match self.producer(&step.brokers) {
+            Ok(p) => p,
+            Err(e) => {
+                return Outcome {
+                    class: format!("kafka:{}", class(&e)),
+                    success: false,
+                };
+            }
+        };
+        let order_id = super::fill(&step.order_id, rng);
+        // unit_open0 is in (0, 1]: a ratio of 0 never poisons, a ratio of 1 always does.
+        let poison = rng.unit_open0() <= step.poison_ratio;
+        let payload = if poison {
+            b"\x00not an order event\xff".to_vec()
+        } else {
+            event(step, &order_id, rng)
+        };
+        // Kafka headers carry the trace context across the broker; OBI's Kafka spans do not read it,
+        // but the events service propagates it into its own records.
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "traceparent",
+            value: Some(traceparent),
+        });
+        let record = FutureRecord::to(&step.topic)
+            .key(&order_id)
+            .payload(&payload)
+            .headers(headers);
+        match producer.send(record, Duration::from_secs(10)).await {
+            Ok(_) if poison => Outcome {
+                class: "kafka:POISON".into(),
+                success: true,
+            },
+            Ok(_) => Outcome {
+                class: "kafka:OK".into(),
+                success: true,
+            },
+            Err((e, _)) => Outcome {
+                class: format!("kafka:{}", class(&e)),
+                success: false,
+            },
+        }
+    }
+}
+
+/// An order event as the `events` intake would have stored it (event_id and occurred_at filled in).
+fn event(step: &KafkaStep, order_id: &str, rng: &mut SplitMix64) -> Vec<u8> {
+    let kind = step.topic.rsplit('.').next().unwrap_or("created");
+    let (a, b) = (rng.next_u64(), rng.next_u64());
+    // A version-4-shaped UUID from the run's generator, so a seed replays the same event ids.
+    let event_id = format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    );
+    let cents = 100 + rng.below(99_900);
+    #[allow(clippy::cast_precision_loss)]
+    let total = cents as f64 / 100.0;
+    let body = serde_json::json!({
+        "event_id": event_id,
+        "type": kind,
+        "order_id": order_id,
+        "customer_id": super::fill(&step.customer_id, rng),
+        "total": total,
+        "items": [],
+        "occurred_at": humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+    });
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+fn class(e: &rdkafka::error::KafkaError) -> String {
+    match e.rdkafka_error_code() {
+        Some(code) => format!("{code:?}"),
+        None => "error".into(),
+    }
+}
