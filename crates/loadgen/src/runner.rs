@@ -131,7 +131,7 @@ pub async fn run_with(
                             done - sent,
                             outcome,
                             &s.expect,
-                            Some(&trace_id),
+                            s.request.carries_trace().then_some(trace_id.as_str()),
                         );
                     }
                 });
@@ -195,7 +195,10 @@ pub async fn run_with(
                             took,
                             outcome,
                             &steps[step].expect,
-                            Some(&trace_id),
+                            steps[step]
+                                .request
+                                .carries_trace()
+                                .then_some(trace_id.as_str()),
                         );
                     }
                 });

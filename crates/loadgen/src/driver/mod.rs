@@ -24,6 +24,18 @@ pub enum Request {
     Kafka(kafka::KafkaStep),
 }
 
+impl Request {
+    /// Whether the protocol carries our `traceparent` to the server (HTTP and gRPC headers, Kafka
+    /// record headers). RESP and the PostgreSQL protocol have nowhere to put it, so their trace ids
+    /// would open nothing and are not reported.
+    pub fn carries_trace(&self) -> bool {
+        matches!(
+            self,
+            Request::Http(_) | Request::Grpc(_) | Request::Kafka(_)
+        )
+    }
+}
+
 /// The clients, created once per run and shared by every in-flight request.
 #[derive(Debug, Clone)]
 pub struct Drivers {
