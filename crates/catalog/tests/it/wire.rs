@@ -193,12 +193,22 @@ async fn shutdown_gives_up_on_requests_that_outlast_the_grace_period() {
     assert!(!in_flight.is_finished() || !in_flight.await.unwrap().starts_with("HTTP/1.1 200"));
 }
 
+async fn status(http: &reqwest::Client, url: String) -> u16 {
+    http.get(url).send().await.unwrap().status().as_u16()
+}
+
+async fn json(http: &reqwest::Client, url: String) -> Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn crud_search_and_chaos_work_over_the_wire() {
     let server = start(config()).await;
     let (http, url) = (client(), server.url.clone());
     let body =
         serde_json::json!({"name": "Wire Lamp", "price": 12.5, "stock": 3, "category": "home"});
+    let replacement =
+        serde_json::json!({"name": "Wire Lamp 2", "price": 13, "stock": 4, "category": "home"});
 
     let created = http
         .post(format!("{url}/products"))
@@ -209,17 +219,13 @@ async fn crud_search_and_chaos_work_over_the_wire() {
     assert_eq!(created.status(), 201);
     let location = created.headers()["location"].to_str().unwrap().to_owned();
     let etag = created.headers()["etag"].to_str().unwrap().to_owned();
+    let item = format!("{url}{location}");
 
-    let fetched = http.get(format!("{url}{location}")).send().await.unwrap();
-    assert_eq!(
-        (
-            fetched.status().as_u16(),
-            fetched.headers()["etag"].to_str().unwrap()
-        ),
-        (200, etag.as_str())
-    );
+    let fetched = http.get(&item).send().await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.headers()["etag"].to_str().unwrap(), etag);
     let not_modified = http
-        .get(format!("{url}{location}"))
+        .get(&item)
         .header("if-none-match", &etag)
         .send()
         .await
@@ -227,89 +233,40 @@ async fn crud_search_and_chaos_work_over_the_wire() {
     assert_eq!(not_modified.status(), 304);
 
     let put = |tag: &str| {
-        http.put(format!("{url}{location}")).header("if-match", tag).json(&serde_json::json!({"name": "Wire Lamp 2", "price": 13, "stock": 4, "category": "home"})).send()
+        http.put(&item)
+            .header("if-match", tag)
+            .json(&replacement)
+            .send()
     };
-    let replaced = put(&etag).await.unwrap();
-    assert_eq!(replaced.status(), 200);
-    let stale = put(&etag).await.unwrap();
-    assert_eq!(stale.status(), 412, "the old ETag no longer matches");
+    assert_eq!(put(&etag).await.unwrap().status(), 200);
+    assert_eq!(
+        put(&etag).await.unwrap().status(),
+        412,
+        "the old ETag no longer matches"
+    );
 
-    let found: Value = http
-        .get(format!("{url}/search?q=wire%20lamp%202&category=home"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let found = json(
+        &http,
+        format!("{url}/search?q=wire%20lamp%202&category=home"),
+    )
+    .await;
     assert_eq!(found["total"], 1);
-    let page: Value = http
-        .get(format!("{url}/products?page=2&per_page=50"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        (
-            page["items"].as_array().unwrap().len(),
-            page["total"].as_u64()
-        ),
-        (50, Some(crate::support::PRODUCTS + 1))
-    );
+    let page = json(&http, format!("{url}/products?page=2&per_page=50")).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 50);
+    assert_eq!(page["total"].as_u64(), Some(crate::support::PRODUCTS + 1));
 
+    assert_eq!(http.delete(&item).send().await.unwrap().status(), 204);
+    assert_eq!(status(&http, item).await, 404);
+    assert_eq!(status(&http, format!("{url}/error?status=502")).await, 502);
     assert_eq!(
-        http.delete(format!("{url}{location}"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        204
+        json(&http, format!("{url}/slow?ms=20")).await["slept_ms"],
+        20
     );
+    assert_eq!(status(&http, format!("{url}/ready")).await, 200);
     assert_eq!(
-        http.get(format!("{url}{location}"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        404
+        json(&http, format!("{url}/openapi.json")).await["openapi"],
+        "3.1.0"
     );
-
-    assert_eq!(
-        http.get(format!("{url}/error?status=502"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        502
-    );
-    let slept: Value = http
-        .get(format!("{url}/slow?ms=20"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(slept["slept_ms"], 20);
-    assert_eq!(
-        http.get(format!("{url}/ready"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    let doc: Value = http
-        .get(format!("{url}/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(doc["openapi"], "3.1.0");
     server.shutdown.cancel();
     server.task.await.unwrap().unwrap();
 }
