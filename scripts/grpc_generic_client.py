@@ -53,7 +53,17 @@ def main(addr):
     auth = (("authorization", f"Bearer {admin.tokens.access_token}"),)
     events = rpc("StreamEvents", {}, metadata=auth, stream=True)
     seen = []
-    reader = threading.Thread(target=lambda: [seen.append(e) for e in events], daemon=True)
+
+    def read():
+        try:
+            for event in events:
+                seen.append(event)
+        except grpc.RpcError as e:
+            # Our own cancel() below ends the stream; anything else is a real failure.
+            if e.code() != grpc.StatusCode.CANCELLED:
+                seen.append(e)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
 
     # 4. The session life cycle.
@@ -77,6 +87,9 @@ def main(addr):
 
     reader.join(timeout=3)
     events.cancel()
+    errors = [e for e in seen if isinstance(e, grpc.RpcError)]
+    if errors:
+        fail(f"the stream failed: {errors[0].code()}")
     if not any(e.username == "user-0002" for e in seen):
         fail(f"the stream did not carry user-0002's events: {seen}")
     print(f"ok: reflection, health, login, validate, refresh, logout and {len(seen)} streamed events")
