@@ -93,6 +93,9 @@ pub struct RunOpts {
     /// Write the JSON report here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Write latency over time and the percentile curve here (SVG).
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
     #[command(flatten)]
     pub targets: Targets,
 }
@@ -157,6 +160,7 @@ pub struct Prepared {
     pub plan: Plan,
     pub thresholds: Vec<String>,
     pub out: Option<PathBuf>,
+    pub plot: Option<PathBuf>,
 }
 
 impl Command {
@@ -216,6 +220,7 @@ impl Command {
             plan,
             thresholds,
             out: opts.out,
+            plot: opts.plot,
         })
     }
 }

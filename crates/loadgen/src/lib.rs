@@ -4,10 +4,11 @@
 //! and pgbench `--rate`) as well as from its actual send time; results go into HDR histograms, never
 //! into a list of samples. Reading order: [`schedule`] (when each arrival is meant to happen),
 //! [`driver`] (what an arrival does), [`stats`] (what is recorded), [`runner`] (the loop),
-//! [`report`] (table, JSON, thresholds), [`scenario`] (YAML files and built-in profiles), [`cli`].
+//! [`report`] (table, JSON, thresholds), [`plot`] (SVG), [`scenario`] (YAML files and built-in profiles), [`cli`].
 
 pub mod cli;
 pub mod driver;
+pub mod plot;
 pub mod report;
 pub mod run_cli;
 pub mod runner;

@@ -28,6 +28,10 @@ async fn main() -> anyhow::Result<()> {
         std::fs::write(path, serde_json::to_vec_pretty(&report)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(path) = &prepared.plot {
+        std::fs::write(path, loadgen::plot::svg(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if !report.passed() {
         std::process::exit(3);
     }

@@ -94,6 +94,38 @@ pub struct Report {
     /// Requests still running when the drain period ended.
     pub abandoned: u64,
     pub thresholds: Vec<ThresholdResult>,
+    /// Latency from intended time per second of the run, all steps together.
+    pub timeline: Vec<TimelinePoint>,
+    /// The percentile curve of the totals: what fraction of requests waited how long.
+    pub percentile_curve: Vec<CurvePoint>,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelinePoint {
+    pub second: u64,
+    pub completed: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// One point of the percentile curve.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurvePoint {
+    pub percentile: f64,
+    pub intended_ms: f64,
+    pub send_ms: f64,
+}
+
+/// Percentiles drawn on the curve (more points where the tail is).
+const CURVE: [f64; 10] = [
+    50.0, 75.0, 90.0, 95.0, 99.0, 99.5, 99.9, 99.95, 99.99, 100.0,
+];
+
+#[allow(clippy::cast_precision_loss)]
+fn ms(v: u64) -> f64 {
+    v as f64 / 1000.0
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,6 +194,26 @@ impl Report {
                 step_report(&step.name, stats, *planned, result.elapsed)
             })
             .collect();
+        let percentile_curve = CURVE
+            .iter()
+            .map(|p| CurvePoint {
+                percentile: *p,
+                intended_ms: ms(total.intended.value_at_percentile(*p)),
+                send_ms: ms(total.service.value_at_percentile(*p)),
+            })
+            .collect();
+        let timeline = result
+            .timeline
+            .iter()
+            .enumerate()
+            .map(|(second, h)| TimelinePoint {
+                second: second as u64,
+                completed: h.len(),
+                p50_ms: ms(h.value_at_quantile(0.5)),
+                p99_ms: ms(h.value_at_quantile(0.99)),
+                max_ms: ms(h.max()),
+            })
+            .collect();
         let total = step_report("total", &total, result.planned.iter().sum(), result.elapsed);
         let mut report = Report {
             scenario: scenario.to_owned(),
@@ -173,6 +225,8 @@ impl Report {
             generator_lateness_ms: Percentiles::of(&result.lateness),
             abandoned: result.abandoned,
             thresholds: Vec::new(),
+            timeline,
+            percentile_curve,
         };
         report.thresholds = thresholds.iter().map(|t| check(t, &report.total)).collect();
         report

@@ -70,6 +70,8 @@ pub struct RunResult {
     pub elapsed: Duration,
     /// Requests still running when the drain period ended (abandoned, not recorded).
     pub abandoned: u64,
+    /// Latency from intended time per second of the run, all steps together.
+    pub timeline: Vec<Histogram<u64>>,
 }
 
 /// Runs the plan to completion (or until `cancel`).
@@ -125,6 +127,7 @@ pub async fn run_with(
                         let sent = Instant::now();
                         let outcome = drivers.call(&s.request, &mut rng, &traceparent).await;
                         let done = Instant::now();
+                        recorder.timeline(done - start, done - intended);
                         recorder.record(
                             step,
                             done - intended,
@@ -189,6 +192,7 @@ pub async fn run_with(
                             .call(&steps[step].request, &mut rng, &traceparent)
                             .await;
                         let took = sent.elapsed();
+                        recorder.timeline(start.elapsed(), took);
                         recorder.record(
                             step,
                             took,
@@ -221,6 +225,7 @@ pub async fn run_with(
         sent.saturating_sub(recorded)
     };
     RunResult {
+        timeline: recorder.timeline_snapshot(),
         steps,
         planned: planned.iter().map(|p| p.load(Ordering::Relaxed)).collect(),
         lateness,

@@ -154,6 +154,9 @@ pub fn class_matches(expect: &str, class: &str) -> bool {
 pub struct Recorder {
     steps: Vec<Mutex<StepStats>>,
     lateness: Mutex<Histogram<u64>>,
+    /// Latency from intended time per second of the run (all steps), for the latency-over-time plot.
+    /// Two significant digits: a long run keeps one small histogram per second, not one per sample.
+    timeline: Mutex<Vec<Histogram<u64>>>,
 }
 
 impl Recorder {
@@ -163,6 +166,7 @@ impl Recorder {
                 .map(|_| Mutex::new(StepStats::default()))
                 .collect(),
             lateness: Mutex::new(histogram()),
+            timeline: Mutex::new(Vec::new()),
         }
     }
 
@@ -195,6 +199,30 @@ impl Recorder {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .record(micros(late));
+    }
+
+    /// Adds a completion `at` this offset from the start of the run to the per-second timeline.
+    pub fn timeline(&self, at: Duration, intended: Duration) {
+        let second = usize::try_from(at.as_secs()).unwrap_or(usize::MAX);
+        let mut timeline = self.timeline.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded by the run's length (plus drain); a bogus offset cannot allocate without limit.
+        if second > 7 * 24 * 3600 {
+            return;
+        }
+        while timeline.len() <= second {
+            #[allow(clippy::expect_used)]
+            timeline
+                .push(Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid constant bounds"));
+        }
+        let _ = timeline[second].record(micros(intended));
+    }
+
+    /// The per-second histograms recorded so far.
+    pub fn timeline_snapshot(&self) -> Vec<Histogram<u64>> {
+        self.timeline
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn snapshot(&self) -> (Vec<StepStats>, Histogram<u64>) {

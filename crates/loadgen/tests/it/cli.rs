@@ -75,6 +75,33 @@ async fn a_scenario_file_runs_to_a_passing_report() {
         "histograms are serialised"
     );
     assert!(report.table().contains("planned 404"));
+
+    // The timeline covers the run second by second and the plot draws it.
+    assert!(report.timeline.len() >= 2, "{:?}", report.timeline);
+    assert_eq!(
+        report.timeline.iter().map(|p| p.completed).sum::<u64>(),
+        100
+    );
+    assert_eq!(report.percentile_curve.last().unwrap().percentile, 100.0);
+    let svg = loadgen::plot::svg(&report);
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(
+        svg.matches("<polyline").count(),
+        5,
+        "p50, p99, max over time; two percentile curves"
+    );
+    let first = svg
+        .split("points=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert_eq!(
+        first.split(' ').count(),
+        report.timeline.len(),
+        "one point per second"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
