@@ -40,6 +40,14 @@ fuzz-catalog:
 grpc-generic:
     scripts/grpc-generic.sh
 
+# Run a load profile (constant, spike, ramp, mixed) or a scenario file against the default ports.
+load PROFILE *ARGS:
+    cargo run --release -q -p loadgen -- run {{PROFILE}} {{ARGS}}
+
+# Benchmark loadgen: 5 000 req/s accuracy, closed-model throughput vs oha, coordinated omission vs oha.
+bench-loadgen SECONDS="30":
+    scripts/bench-loadgen.sh {{SECONDS}}
+
 # Benchmark GET /products/{id}: catalog vs a bare axum handler, same run (SECONDS per round, ROUNDS).
 bench-catalog SECONDS="10" ROUNDS="3":
     scripts/bench-catalog.sh {{SECONDS}} {{ROUNDS}}
