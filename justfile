@@ -40,9 +40,21 @@ fuzz-catalog:
 grpc-generic:
     scripts/grpc-generic.sh
 
-# Run a load profile (constant, spike, ramp, mixed) or a scenario file against the default ports.
+# Run the whole lab on this machine (PostgreSQL, Redis, Kafka broker, all services) until Ctrl-C.
+dev *ARGS:
+    cargo build --workspace --bins --locked
+    target/debug/lab up {{ARGS}}
+
+# Stop a lab started by `just dev` in another terminal.
+dev-down:
+    cargo build -q -p lab --locked
+    target/debug/lab down
+
+# Run a load profile (constant, spike, ramp, mixed) or a scenario file against the local lab.
 load PROFILE *ARGS:
-    cargo run --release -q -p loadgen -- run {{PROFILE}} {{ARGS}}
+    cargo build --release -q -p loadgen --locked
+    if [ -f "${LAB_STATE_DIR:-${TMPDIR:-/tmp}/mop-lab}/lab.env" ]; then source "${LAB_STATE_DIR:-${TMPDIR:-/tmp}/mop-lab}/lab.env"; fi; \
+    target/release/loadgen run {{PROFILE}} {{ARGS}}
 
 # Benchmark loadgen: 5 000 req/s accuracy, closed-model throughput vs oha, coordinated omission vs oha.
 bench-loadgen SECONDS="30":

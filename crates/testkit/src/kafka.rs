@@ -22,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::process::{self, find_binary, free_port};
+use crate::process::{self, Placement, find_binary};
 use crate::{Error, Result};
 
 const INSTALL_HINT: &str = "`cargo install tansu --locked --version 0.6.0 --features dynostore,libsql` \
@@ -49,6 +49,8 @@ pub struct KafkaBroker {
 struct Local {
     binary: PathBuf,
     dir: PathBuf,
+    /// A temporary directory of ours, removed with the broker (not a caller's folder).
+    owns_dir: bool,
     port: u16,
     storage: Storage,
     child: Mutex<Option<Child>>,
@@ -80,23 +82,28 @@ impl KafkaBroker {
     /// Starts a dedicated tansu on a free port in a fresh temporary directory and waits until it
     /// accepts connections.
     pub fn start(storage: Storage) -> Result<Self> {
+        Self::start_with(storage, &Placement::default())
+    }
+
+    /// Starts a dedicated broker where `placement` says (the local lab: a fixed port, its state folder).
+    pub fn start_with(storage: Storage, placement: &Placement) -> Result<Self> {
         let binary = find_binary("tansu", &cargo_bin_dir(), INSTALL_HINT)?;
-        let dir = process::temp_dir("testkit-kafka")?;
+        let (dir, owns_dir) = placement.directory("testkit-kafka")?;
         // The watchdog kills whichever broker process the pid file names when the test binary ends.
         let kill = format!("kill -9 $(cat '{}')", dir.join("tansu.pid").display());
-        let watchdog = process::watchdog(&["sh", "-c", &kill], &dir)?;
+        let watchdog = process::watchdog(&["sh", "-c", &kill], owns_dir.then_some(dir.as_path()))?;
         let mut local = Local {
             binary,
             dir,
+            owns_dir,
             port: 0,
             storage,
             child: Mutex::new(None),
             watchdog,
         };
         let mut last_error = Error("no attempt".into());
-        // A free port can be taken between our probe and the broker's bind: try a few.
-        for _ in 0..3 {
-            local.port = free_port()?;
+        for port in placement.ports()? {
+            local.port = port;
             match local.spawn() {
                 Ok(()) => {
                     return Ok(Self {
@@ -227,7 +234,9 @@ impl Drop for KafkaBroker {
             }
             let _ = local.watchdog.kill();
             let _ = local.watchdog.wait();
-            let _ = std::fs::remove_dir_all(&local.dir);
+            if local.owns_dir {
+                let _ = std::fs::remove_dir_all(&local.dir);
+            }
         }
     }
 }

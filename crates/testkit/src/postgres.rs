@@ -5,12 +5,14 @@
 //! other's rows. Databases are cloned with `CREATE DATABASE … TEMPLATE` from a template migrated once
 //! per migrator, which costs a file copy (~20 ms) instead of replaying every migration.
 //!
-//! The server is configured for tests, not durability: `fsync`, `full_page_writes` and
-//! `synchronous_commit` are off, authentication is `trust`, it listens on 127.0.0.1 on a free port and
-//! keeps its unix socket in its own temporary directory. `pg_stat_statements` is preloaded when the
-//! installation ships it, so a test can count the statements the database really executed.
-//! [`PgServer::start`] gives a dedicated server whose [`stop`](PgServer::stop) and
-//! [`restart`](PgServer::restart) let a test take the database away from a running service.
+//! The server is configured for tests, not durability: `fsync` and `full_page_writes` are off (and
+//! `synchronous_commit` too unless [`Durability::CrashSafe`] is asked for), authentication is `trust`,
+//! it listens on 127.0.0.1 on a free port and keeps its unix socket in its own temporary directory.
+//! `pg_stat_statements` is preloaded when the installation ships it, so a test can count the
+//! statements the database really executed. [`PgServer::start`] gives a dedicated server whose
+//! [`stop`](PgServer::stop), [`kill`](PgServer::kill) and [`restart`](PgServer::restart) let a test
+//! take the database away from a running service; [`PgServer::start_with`] pins the port and the
+//! folder (the local lab).
 //!
 //! With `DATABASE_URL` set, the databases (`testkit_<pid>_<n>`) stay on that server after the tests:
 //! dropping them needs an async connection that a `Drop` cannot make. A throw-away server takes them
@@ -28,7 +30,7 @@ use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::sync::OnceCell;
 
-use crate::process::{self, chown, command_as, find_binary, free_port, run, running_as_root};
+use crate::process::{self, Placement, chown, command_as, find_binary, run, running_as_root};
 use crate::{Error, Result};
 
 const INSTALL_HINT: &str =
@@ -47,6 +49,8 @@ pub struct PgServer {
 /// The parts of a server this process started itself.
 struct Local {
     dir: PathBuf,
+    /// A temporary directory of ours, removed with the server (not a caller's folder).
+    owns_dir: bool,
     data: PathBuf,
     pg_ctl: PathBuf,
     user: Option<&'static str>,
@@ -105,6 +109,12 @@ impl PgServer {
 
     /// Starts a dedicated server in a fresh temporary directory (blocking: initdb takes ~1 s).
     pub fn start() -> Result<Self> {
+        Self::start_with(&Placement::default(), Durability::Fast)
+    }
+
+    /// Starts a dedicated server where `placement` says (the local lab: a fixed port, its state
+    /// folder), keeping data written there by an earlier run, with the given commit durability.
+    pub fn start_with(placement: &Placement, durability: Durability) -> Result<Self> {
         let bin_dirs = candidate_bin_dirs();
         let initdb = find_binary("initdb", &bin_dirs, INSTALL_HINT)?;
         let pg_ctl = find_binary("pg_ctl", &bin_dirs, INSTALL_HINT)?;
@@ -121,25 +131,28 @@ impl PgServer {
             None
         };
 
-        let dir = process::temp_dir("testkit-pg")?;
+        let (dir, owns_dir) = placement.directory("testkit-pg")?;
         let data = dir.join("data");
         let socket_dir = dir.join("socket");
         std::fs::create_dir_all(&socket_dir)?;
         if let Some(user) = user {
             chown(&dir, user)?;
         }
-        run(
-            command_as(user, &initdb).arg("-D").arg(&data).args([
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "-N",
-            ]),
-            "initdb",
-        )?;
+        let initialised = data.join("PG_VERSION").is_file();
+        if !initialised {
+            run(
+                command_as(user, &initdb).arg("-D").arg(&data).args([
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-locale",
+                    "-N",
+                ]),
+                "initdb",
+            )?;
+        }
 
         // Arm the watchdog before the server exists, so no failure below can leak a postmaster.
         let mut stop = vec![];
@@ -155,20 +168,19 @@ impl PgServer {
         stop.push(pg_ctl.display().to_string());
         stop.extend(["stop", "-m", "immediate", "-D"].map(String::from));
         stop.push(data.display().to_string());
-        let watchdog = process::watchdog(&stop, &dir)?;
+        let watchdog = process::watchdog(&stop, owns_dir.then_some(dir.as_path()))?;
 
         let local = Local {
             dir,
+            owns_dir,
             data,
             pg_ctl,
             user,
             watchdog,
         };
-        // A free port can be taken between our probe and the server's bind: try a few.
         let mut last_error = Error("no attempt".into());
-        for _ in 0..3 {
-            let port = free_port()?;
-            write_config(&local.data, &socket_dir, port, &initdb)?;
+        for port in placement.ports()? {
+            write_config(&local.data, &socket_dir, port, &initdb, durability)?;
             match local.pg_ctl_start() {
                 Ok(()) => {
                     let admin = PgConnectOptions::new_without_pgpass()
@@ -256,9 +268,43 @@ impl PgServer {
         )
     }
 
-    /// Starts a stopped dedicated server again, on the same port with the same data.
+    /// Kills a dedicated server the way a crash does: SIGKILL to the postmaster, whose backends then
+    /// exit by themselves when they notice it is gone. The next start runs crash recovery from the WAL.
+    pub fn kill(&self) -> Result<()> {
+        let local = self.local()?;
+        let pid_file = std::fs::read_to_string(local.data.join("postmaster.pid")).map_err(|e| {
+            Error(format!(
+                "postmaster.pid unreadable (server not running?): {e}"
+            ))
+        })?;
+        let pid = pid_file
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        run(
+            Command::new("kill").args(["-9", &pid]),
+            "kill -9 of the postmaster",
+        )
+    }
+
+    /// Starts a stopped (or killed) dedicated server again, on the same port with the same data.
+    /// After a kill its backends may still hold the shared memory for a moment, so a refused start
+    /// is retried for a few seconds.
     pub fn restart(&self) -> Result<()> {
-        self.local()?.pg_ctl_start()
+        let local = self.local()?;
+        let mut attempts = 0;
+        loop {
+            match local.pg_ctl_start() {
+                Ok(()) => return Ok(()),
+                Err(e) if attempts >= 20 => return Err(e),
+                Err(_) => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                }
+            }
+        }
     }
 
     fn local(&self) -> Result<&Local> {
@@ -297,7 +343,9 @@ impl Drop for PgServer {
             );
             let _ = local.watchdog.kill();
             let _ = local.watchdog.wait();
-            let _ = std::fs::remove_dir_all(&local.dir);
+            if local.owns_dir {
+                let _ = std::fs::remove_dir_all(&local.dir);
+            }
         }
     }
 }
@@ -320,8 +368,27 @@ fn candidate_bin_dirs() -> Vec<PathBuf> {
     dirs
 }
 
+/// How much a commit survives. Neither setting survives a machine crash (`fsync` is off); both
+/// survive a test killing the server, except as noted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous_commit = off`: a commit returns before its WAL is written, so a killed server
+    /// may lose the last few hundred milliseconds of acknowledged commits. Fast; for tests that never
+    /// kill the server.
+    Fast,
+    /// `synchronous_commit = on`: a commit returns once its WAL is written, so an acknowledged write
+    /// survives `kill -9` of the server (the fault drills rely on it).
+    CrashSafe,
+}
+
 /// Test settings, appended to `postgresql.conf` (a later line wins, so rewriting the port is fine).
-fn write_config(data: &Path, socket_dir: &Path, port: u16, initdb: &Path) -> Result<()> {
+fn write_config(
+    data: &Path,
+    socket_dir: &Path,
+    port: u16,
+    initdb: &Path,
+    durability: Durability,
+) -> Result<()> {
     use std::io::Write;
     // Debian keeps extensions in <prefix>/lib next to bin/; `initdb` may be a symlink into it.
     let bin = std::fs::canonicalize(initdb)?;
@@ -337,9 +404,13 @@ fn write_config(data: &Path, socket_dir: &Path, port: u16, initdb: &Path) -> Res
         conf,
         "\n# testkit\nlisten_addresses = '127.0.0.1'\nport = {port}\n\
          unix_socket_directories = '{}'\nfsync = off\nfull_page_writes = off\n\
-         synchronous_commit = off\nmax_connections = 300\ntimezone = 'UTC'\n\
+         synchronous_commit = {}\nmax_connections = 300\ntimezone = 'UTC'\n\
          shared_preload_libraries = '{preload}'\npg_stat_statements.track_utility = off\n",
-        socket_dir.display()
+        socket_dir.display(),
+        match durability {
+            Durability::Fast => "off",
+            Durability::CrashSafe => "on",
+        }
     )?;
     Ok(())
 }

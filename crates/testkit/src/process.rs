@@ -117,20 +117,52 @@ pub fn chown(dir: &Path, user: &str) -> Result<()> {
     )
 }
 
-/// Starts the watchdog: once this process has exited, it runs `stop` (argv) and removes `dir`.
-/// Dropping or killing the returned child disarms it.
-pub fn watchdog<S: AsRef<OsStr>>(stop: &[S], dir: &Path) -> Result<Child> {
-    // $1 = pid to watch, $2 = directory to remove, the rest = the stop command.
+/// Where a server started with `start_with` runs: the local lab pins ports and keeps data and logs in
+/// its state folder; tests leave both `None` (a free port, a temporary directory removed afterwards).
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    /// Listen on this port (one attempt: a clash is an error naming the port) instead of a free one.
+    pub port: Option<u16>,
+    /// Use this directory (created if missing, never removed) instead of a fresh temporary one.
+    pub dir: Option<PathBuf>,
+}
+
+impl Placement {
+    /// The directory to use and whether it is ours to remove when the server goes.
+    pub(crate) fn directory(&self, prefix: &str) -> Result<(PathBuf, bool)> {
+        match &self.dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                Ok((dir.clone(), false))
+            }
+            None => Ok((temp_dir(prefix)?, true)),
+        }
+    }
+
+    /// The ports to try: the pinned one once, or three free ones (a free port can be taken between
+    /// our probe and the server's bind).
+    pub(crate) fn ports(&self) -> Result<Vec<u16>> {
+        match self.port {
+            Some(port) => Ok(vec![port]),
+            None => (0..3).map(|_| free_port()).collect(),
+        }
+    }
+}
+
+/// Starts the watchdog: once this process has exited, it runs `stop` (argv) and removes `dir` when
+/// one is given. Dropping or killing the returned child disarms it.
+pub fn watchdog<S: AsRef<OsStr>>(stop: &[S], dir: Option<&Path>) -> Result<Child> {
+    // $1 = pid to watch, $2 = directory to remove (may be empty), the rest = the stop command.
     let script = r#"parent=$1; dir=$2; shift 2
 while [ -d "/proc/$parent" ]; do sleep 0.2; done
 "$@" >/dev/null 2>&1
-rm -rf "$dir""#;
+[ -n "$dir" ] && rm -rf "$dir""#;
     let child = Command::new("sh")
         .arg("-c")
         .arg(script)
         .arg("testkit-watchdog")
         .arg(std::process::id().to_string())
-        .arg(dir)
+        .arg(dir.map(Path::as_os_str).unwrap_or_default())
         .args(stop)
         // Never hold the test's stdout/stderr open: a pipe reader (`cargo test | tail`) would otherwise
         // wait for the watchdog too.

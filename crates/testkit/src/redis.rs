@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::process::{self, find_binary, free_port};
+use crate::process::{self, Placement, find_binary};
 use crate::{Error, Result};
 
 const INSTALL_HINT: &str =
@@ -34,6 +34,8 @@ pub struct RedisServer {
 struct Local {
     binary: PathBuf,
     dir: PathBuf,
+    /// A temporary directory of ours, removed with the server (not a caller's folder).
+    owns_dir: bool,
     port: u16,
     child: Mutex<Option<Child>>,
     watchdog: Child,
@@ -63,12 +65,17 @@ impl RedisServer {
 
     /// Starts a dedicated server on a free port in a fresh temporary directory.
     pub fn start() -> Result<Self> {
+        Self::start_with(&Placement::default())
+    }
+
+    /// Starts a dedicated server where `placement` says (the local lab: a fixed port, its state folder).
+    pub fn start_with(placement: &Placement) -> Result<Self> {
         let binary = find_binary(
             "redis-server",
             &[PathBuf::from("/usr/local/bin")],
             INSTALL_HINT,
         )?;
-        let dir = process::temp_dir("testkit-redis")?;
+        let (dir, owns_dir) = placement.directory("testkit-redis")?;
         let pidfile = dir.join("redis.pid");
         // Arm the watchdog before the server exists, so no failure below can leak a server. The pid
         // file is rewritten on every (re)start, so the watchdog always stops the current process.
@@ -77,11 +84,9 @@ impl RedisServer {
             "-c".to_owned(),
             format!("kill $(cat '{}')", pidfile.display()),
         ];
-        let watchdog = process::watchdog(&stop, &dir)?;
+        let watchdog = process::watchdog(&stop, owns_dir.then_some(dir.as_path()))?;
         let mut last_error = Error("no attempt".into());
-        // A free port can be taken between our probe and the server's bind: try a few.
-        for _ in 0..3 {
-            let port = free_port()?;
+        for port in placement.ports()? {
             match spawn(&binary, &dir, port) {
                 Ok(child) => {
                     return Ok(Self {
@@ -89,6 +94,7 @@ impl RedisServer {
                         local: Some(Local {
                             binary,
                             dir,
+                            owns_dir,
                             port,
                             child: Mutex::new(Some(child)),
                             watchdog,
@@ -196,7 +202,9 @@ impl Drop for RedisServer {
             }
             let _ = local.watchdog.kill();
             let _ = local.watchdog.wait();
-            let _ = std::fs::remove_dir_all(&local.dir);
+            if local.owns_dir {
+                let _ = std::fs::remove_dir_all(&local.dir);
+            }
         }
     }
 }

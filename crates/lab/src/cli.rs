@@ -1,0 +1,214 @@
+//! The `lab` command line: `up` (start, print where everything is, supervise, stop on Ctrl-C) and
+//! `down` (stop a lab running in another terminal, through its pid file).
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::lab::{Lab, LabOptions};
+use crate::plan::{Plan, Ports, sibling_bin_dir};
+use crate::process::log_tail;
+
+/// MOP's local lab: PostgreSQL, Redis, a Kafka-protocol broker and all five services on this machine.
+#[derive(Debug, clap::Parser)]
+#[command(name = "lab", version)]
+pub struct Cli {
+    /// State folder: backend data (fresh on every `up`), logs, `lab.env`, `lab.pid`. Default
+    /// `$TMPDIR/mop-lab` (`/tmp/mop-lab`): PostgreSQL runs as the `postgres` user when we are root, and
+    /// that user cannot reach into a checkout under `/root`.
+    #[arg(long, env = "LAB_STATE_DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Start everything on the standard ports, wait until ready, run until Ctrl-C or `lab down`.
+    Up {
+        /// Folder with the service binaries (default: next to this `lab` binary).
+        #[arg(long, env = "LAB_BIN_DIR")]
+        bin_dir: Option<PathBuf>,
+        /// Use free ports instead of the standard ones (then source `lab.env` before `loadgen`).
+        #[arg(long)]
+        free_ports: bool,
+        /// Customers created by `orders seed` (the profiles assume 10 000).
+        #[arg(long, default_value_t = 10_000)]
+        seed_customers: u32,
+        /// Orders created by `orders seed` (the profiles assume 100 000).
+        #[arg(long, default_value_t = 100_000)]
+        seed_orders: u32,
+        /// How long each service may take to become ready.
+        #[arg(long, default_value = "60s", value_parser = common::args::parse_duration)]
+        ready_timeout: Duration,
+    },
+    /// Stop the lab started by `lab up` with the same state folder.
+    Down,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Up {
+            bin_dir,
+            free_ports,
+            seed_customers,
+            seed_orders,
+            ready_timeout,
+        } => {
+            let bin_dir = match bin_dir {
+                Some(dir) => dir,
+                None => sibling_bin_dir(&std::env::current_exe()?)
+                    .context("cannot tell where the service binaries are; pass --bin-dir")?,
+            };
+            let ports = if free_ports {
+                Ports::free()?
+            } else {
+                Ports::standard()
+            };
+            let state_dir = state_dir(cli.state_dir.as_deref())?;
+            let options = LabOptions {
+                plan: Plan {
+                    ports,
+                    state_dir,
+                    bin_dir,
+                },
+                seed_customers,
+                seed_orders,
+                ready_timeout,
+            };
+            up(options).await
+        }
+        Command::Down => down(&state_dir(cli.state_dir.as_deref())?),
+    }
+}
+
+async fn up(options: LabOptions) -> anyhow::Result<()> {
+    let plan = options.plan.clone();
+    std::fs::create_dir_all(&plan.state_dir)?;
+    let pid_file = plan.state_dir.join("lab.pid");
+    if let Some(pid) = running_pid(&pid_file) {
+        bail!(
+            "a lab is already running (pid {pid}, {}); stop it with `just dev-down`",
+            pid_file.display()
+        );
+    }
+    std::fs::write(&pid_file, std::process::id().to_string())?;
+    let shutdown = common::shutdown::on_signal()?;
+    println!("lab: starting in {} …", plan.state_dir.display());
+    let started = Instant::now();
+    let lab = tokio::select! {
+        lab = Lab::start(options) => lab,
+        () = shutdown.cancelled() => {
+            let _ = std::fs::remove_file(&pid_file);
+            bail!("interrupted during start-up; everything started so far was stopped");
+        }
+    };
+    let lab = match lab {
+        Ok(lab) => lab,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pid_file);
+            return Err(e);
+        }
+    };
+    print_summary(&lab, started.elapsed());
+
+    let mut reported = Vec::new();
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        for (name, status) in lab.exited() {
+            if !reported.contains(&name) {
+                reported.push(name);
+                println!(
+                    "lab: {name} exited ({status}); the others keep running. End of its log:\n{}",
+                    log_tail(&lab.plan.log_file(name), 15)
+                );
+            }
+        }
+    }
+    println!("lab: stopping services (SIGTERM, drain), then backends …");
+    for (name, status) in lab.stop(Duration::from_secs(15)) {
+        let status = status.map_or("unknown".into(), |s| s.to_string());
+        println!("lab:   {name}: {status}");
+    }
+    let _ = std::fs::remove_file(&pid_file);
+    println!("lab: stopped.");
+    Ok(())
+}
+
+fn print_summary(lab: &Lab, took: Duration) {
+    let plan = &lab.plan;
+    println!("lab: ready in {:.1} s\n", took.as_secs_f64());
+    for service in lab.services() {
+        println!("  {:<32} {}", service.spec.name, service.spec.url);
+    }
+    println!();
+    println!(
+        "  {:<32} {}",
+        "PostgreSQL (orders database)",
+        plan.database_url()
+    );
+    println!("  {:<32} {}", "Redis", plan.redis_url());
+    println!("  {:<32} {}", "Kafka broker (tansu)", plan.kafka_brokers());
+    println!();
+    println!("  logs:       {}/<name>.log", plan.logs_dir().display());
+    println!(
+        "  backends:   {0}/postgres/postgres.log, {0}/redis/redis.log, {0}/kafka/tansu.log",
+        plan.state_dir.display()
+    );
+    println!(
+        "  client env: {}  (source it when not on the standard ports)",
+        plan.state_dir.join("lab.env").display()
+    );
+    println!("\nIn another terminal: `just load spike` (or constant, ramp, mixed).");
+    println!("Ctrl-C here, or `just dev-down`, stops everything.");
+}
+
+/// Stops the lab whose pid file is in `state_dir`: SIGTERM to the supervisor, which stops the rest.
+fn down(state_dir: &Path) -> anyhow::Result<()> {
+    let pid_file = state_dir.join("lab.pid");
+    let Some(pid) = running_pid(&pid_file) else {
+        println!(
+            "lab: no lab running ({} absent or stale)",
+            pid_file.display()
+        );
+        let _ = std::fs::remove_file(&pid_file);
+        return Ok(());
+    };
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .context("cannot run `kill`")?;
+    println!("lab: asked the lab (pid {pid}) to stop; waiting …");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        if Instant::now() > deadline {
+            bail!("the lab (pid {pid}) is still running after 60 s; `kill -9 {pid}` ends it");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    println!("lab: stopped.");
+    Ok(())
+}
+
+/// The pid in `pid_file` when that process is alive.
+fn running_pid(pid_file: &Path) -> Option<u32> {
+    let pid: u32 = std::fs::read_to_string(pid_file)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+}
+
+fn state_dir(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(path) => Ok(std::env::current_dir()?.join(path)),
+        None => Ok(std::env::temp_dir().join("mop-lab")),
+    }
+}
