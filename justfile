@@ -12,8 +12,11 @@ import? 'just/events.just'
 default:
     @just --list
 
-# Run every test: the workspace's tests, the catalog API fuzzing, and a generic gRPC client against auth.
+# Run every test: the workspace's tests (incl. the whole-lab end-to-end and fault drills), the catalog
+# API fuzzing, and a generic gRPC client against auth.
 test:
+    # The lab tests run the service and loadgen binaries from target/debug: build them fresh first.
+    cargo build --workspace --bins --locked
     cargo test --workspace --locked
     just fuzz-catalog
     just grpc-generic

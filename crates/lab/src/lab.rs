@@ -167,6 +167,13 @@ async fn create_database(server: &PgServer, name: &str) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot create database {name}"))?;
     admin.close().await?;
+    // PostgreSQL's own statement statistics, for the N+1 lesson (and the end-to-end test). testkit
+    // preloads the library when the installation ships it; without it the lab still runs.
+    let mut db = sqlx::PgConnection::connect_with(&server.admin_options().database(name)).await?;
+    let _ = sqlx::raw_sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        .execute(&mut db)
+        .await;
+    db.close().await?;
     Ok(())
 }
 

@@ -1,0 +1,7 @@
+//! The lab's integration tests: the whole system started by the same supervisor as `just dev`, driven
+//! by `loadgen`, checked from the outside (reports, topics, PostgreSQL's statistics, service stats and
+//! logs). One test binary; the two tests take turns (see `support::start`).
+
+mod e2e;
+mod faults;
+mod support;

@@ -1,0 +1,175 @@
+//! Shared by the lab tests: starting a lab on free ports in a temporary folder, running `loadgen`
+//! against it, and reading Kafka topics back.
+
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use lab::plan::sibling_bin_dir;
+use lab::{Lab, LabOptions, Plan, Ports};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde_json::Value;
+use tokio::sync::{Mutex, MutexGuard};
+
+/// A lab for one test; its folder goes with it.
+pub struct TestLab {
+    pub lab: Option<Lab>,
+    pub dir: PathBuf,
+    _turn: MutexGuard<'static, ()>,
+}
+
+impl TestLab {
+    pub fn lab(&self) -> &Lab {
+        self.lab.as_ref().unwrap()
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.lab().plan
+    }
+
+    /// Stops the lab (services drain on SIGTERM) and returns each service's exit status.
+    pub fn stop(&mut self) -> Vec<(&'static str, Option<ExitStatus>)> {
+        self.lab.take().unwrap().stop(Duration::from_secs(15))
+    }
+}
+
+impl Drop for TestLab {
+    fn drop(&mut self) {
+        drop(self.lab.take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Starts a lab from the binaries `cargo test` built next to this test (`target/<profile>`).
+/// One lab at a time: a lab is ten processes, and the machine may have two cores.
+pub async fn start() -> TestLab {
+    static TURN: Mutex<()> = Mutex::const_new(());
+    let turn = TURN.lock().await;
+    let exe = std::env::current_exe().unwrap();
+    let bin_dir = sibling_bin_dir(&exe).unwrap();
+    let dir = testkit::process::temp_dir("lab-test").unwrap();
+    let options = LabOptions {
+        plan: Plan {
+            ports: Ports::free().unwrap(),
+            state_dir: dir.clone(),
+            bin_dir,
+        },
+        seed_customers: 10_000,
+        seed_orders: 100_000,
+        ready_timeout: Duration::from_secs(60),
+    };
+    let lab = Lab::start(options)
+        .await
+        .unwrap_or_else(|e| panic!("the lab did not start: {e:#}"));
+    TestLab {
+        lab: Some(lab),
+        dir,
+        _turn: turn,
+    }
+}
+
+/// Runs `loadgen <args> --out <dir>/report-….json` against the lab of `plan`; returns its exit
+/// status and report. Owned arguments, so a test can run it in the background.
+pub async fn loadgen(plan: Plan, dir: PathBuf, args: &[&str]) -> (ExitStatus, Value) {
+    let out = dir.join(format!("report-{}.json", uuid::Uuid::new_v4()));
+    let output = tokio::process::Command::new(plan.bin_dir.join("loadgen"))
+        .args(args)
+        .arg("--out")
+        .arg(&out)
+        .envs(plan.client_env())
+        .env("LOG_FORMAT", "json")
+        .output()
+        .await
+        .expect("loadgen runs (built by cargo test next to this test)");
+    let report = std::fs::read(&out).unwrap_or_else(|e| {
+        panic!(
+            "loadgen wrote no report ({e}); stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output.status, serde_json::from_slice(&report).unwrap())
+}
+
+/// The step called `name` in a loadgen report.
+pub fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name:?} in the report"))
+}
+
+/// A count from a report object (0 when absent).
+pub fn count(v: &Value, key: &str) -> u64 {
+    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// One record read back from a topic: its headers.
+pub struct Record {
+    pub headers: Vec<(String, String)>,
+}
+
+impl Record {
+    pub fn header(&self, key: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads `topic` (3 partitions, the events default) from the beginning, without a consumer group,
+/// until `done` holds for what was read or `timeout` passes.
+pub async fn read_topic(
+    brokers: &str,
+    topic: &str,
+    timeout: Duration,
+    done: impl Fn(&[Record]) -> bool + Send + 'static,
+) -> Vec<Record> {
+    let (brokers, topic) = (brokers.to_owned(), topic.to_owned());
+    tokio::task::spawn_blocking(move || {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .set("group.id", "lab-test-reader")
+            .set("enable.auto.commit", "false")
+            .set("fetch.wait.max.ms", "50")
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..3 {
+            tpl.add_partition_offset(&topic, p, Offset::Beginning)
+                .unwrap();
+        }
+        consumer.assign(&tpl).unwrap();
+        let mut records = Vec::new();
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline && !done(&records) {
+            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                let headers = m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| {
+                                let value = h.value.unwrap_or_default();
+                                (h.key.to_owned(), String::from_utf8_lossy(value).into())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                records.push(Record { headers });
+            }
+        }
+        records
+    })
+    .await
+    .unwrap()
+}
+
+/// `GET` a JSON document from a lab service.
+pub async fn get_json(url: &str) -> Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
