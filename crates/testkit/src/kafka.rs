@@ -17,6 +17,7 @@
 //! `KAFKA_BROKERS` may point at an existing broker instead (then `stop`/`start_again` are errors).
 
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
@@ -194,6 +195,9 @@ impl Local {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
+            // Its own process group: a Ctrl-C in the terminal must not take the server away before
+            // whoever started it has stopped its clients (the watchdog or `Drop` stops it).
+            .process_group(0)
             .spawn()
             .map_err(|e| Error(format!("could not start {}: {e}", self.binary.display())))?;
         std::fs::write(self.dir.join("tansu.pid"), child.id().to_string())?;

@@ -153,7 +153,9 @@ impl Placement {
 /// one is given. Dropping or killing the returned child disarms it.
 pub fn watchdog<S: AsRef<OsStr>>(stop: &[S], dir: Option<&Path>) -> Result<Child> {
     // $1 = pid to watch, $2 = directory to remove (may be empty), the rest = the stop command.
-    let script = r#"parent=$1; dir=$2; shift 2
+    // Ctrl-C on `cargo test` (or `just dev`) signals the whole foreground process group: the
+    // watchdog ignores it so that it outlives the test binary and does its cleaning.
+    let script = r#"trap '' INT; parent=$1; dir=$2; shift 2
 while [ -d "/proc/$parent" ]; do sleep 0.2; done
 "$@" >/dev/null 2>&1
 [ -n "$dir" ] && rm -rf "$dir""#;

@@ -12,6 +12,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -154,6 +155,9 @@ fn spawn(binary: &Path, dir: &Path, port: u16) -> Result<Child> {
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
+        // Its own process group: a Ctrl-C in the terminal must not take the server away before
+        // whoever started it has stopped its clients (the watchdog or `Drop` stops it).
+        .process_group(0)
         .spawn()
         .map_err(|e| Error(format!("could not start {}: {e}", binary.display())))?;
     let deadline = Instant::now() + START_TIMEOUT;
