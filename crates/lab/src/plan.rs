@@ -94,8 +94,10 @@ impl Ports {
         }
         Err(format!(
             "these ports are already in use:\n{}\nIs another lab running? Stop it with `just dev-down`. \
-             Otherwise find the owner with `ss -ltnp 'sport = :PORT'` and stop it (a system \
-             PostgreSQL/Redis, for example).",
+             Debian and Ubuntu start a system PostgreSQL and Redis when they are installed: \
+             `sudo systemctl disable --now postgresql redis-server`. Otherwise find the owner with \
+             `ss -ltnp 'sport = :PORT'`, or run the lab on free ports: `just dev --free-ports` \
+             (`just load` then finds them through lab.env).",
             taken.join("\n")
         ))
     }
