@@ -2,13 +2,16 @@
 //!
 //! Reading order: [`process`] (finding binaries, dropping root, the watchdog that stops a server when
 //! the test binary exits, free ports), then one module per backend: [`postgres`] (orders), [`redis`]
-//! (gateway) and [`kafka`] (a tansu broker for events).
+//! (gateway) and [`kafka`] (a tansu broker for events), with `kafka_reader` (feature `kafka-reader`)
+//! to read topics back.
 //!
 //! The contract (from `lab.md`): a missing binary is a *failing* test whose message says what to
 //! install, never a silent skip; an environment variable (`DATABASE_URL`, …) may point at an existing
 //! server instead.
 
 pub mod kafka;
+#[cfg(feature = "kafka-reader")]
+pub mod kafka_reader;
 pub mod postgres;
 pub mod process;
 pub mod redis;

@@ -8,9 +8,6 @@ use std::time::{Duration, Instant};
 use common::args::{CommonArgs, LogFormat};
 use common::http::layers::HttpArgs;
 use events::config::{ConsumerConfig, KafkaArgs, ProducerConfig, Role};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -145,78 +142,16 @@ pub async fn post_ok(url: &str, body: &Value) -> Value {
     body
 }
 
-/// One record read back from a topic.
-#[derive(Debug, Clone)]
-pub struct Record {
-    pub key: Option<String>,
-    pub headers: Vec<(String, String)>,
-    pub payload: Vec<u8>,
-}
+pub use testkit::kafka_reader::Record;
 
-impl Record {
-    pub fn header(&self, key: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.payload).unwrap()
-    }
-}
-
-/// Reads `topic` from the beginning of every partition (no consumer group) until `done` holds for
-/// what was read, or `timeout` passes; returns everything read.
+/// Reads `topic` (all [`PARTITIONS`]) from the beginning until `done` holds or `timeout` passes.
 pub async fn read_topic(
     brokers: &str,
     topic: &str,
     timeout: Duration,
     done: impl Fn(&[Record]) -> bool + Send + 'static,
 ) -> Vec<Record> {
-    let (brokers, topic) = (brokers.to_owned(), topic.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &brokers)
-            .set("group.id", "testkit-reader")
-            .set("enable.auto.commit", "false")
-            .set("fetch.wait.max.ms", "50")
-            .create()
-            .unwrap();
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..PARTITIONS {
-            tpl.add_partition_offset(&topic, p, Offset::Beginning)
-                .unwrap();
-        }
-        consumer.assign(&tpl).unwrap();
-        let mut records = Vec::new();
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline && !done(&records) {
-            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-                records.push(Record {
-                    key: m.key().map(|k| String::from_utf8_lossy(k).into_owned()),
-                    headers: m
-                        .headers()
-                        .map(|h| {
-                            h.iter()
-                                .map(|h| {
-                                    (
-                                        h.key.to_owned(),
-                                        String::from_utf8_lossy(h.value.unwrap_or_default())
-                                            .into_owned(),
-                                    )
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    payload: m.payload().unwrap_or_default().to_vec(),
-                });
-            }
-        }
-        records
-    })
-    .await
-    .unwrap()
+    testkit::kafka_reader::read_topic(brokers, topic, PARTITIONS, timeout, done).await
 }
 
 /// Waits until `check` passes, polling; panics with `what` after `timeout`.

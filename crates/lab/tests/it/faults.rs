@@ -45,12 +45,18 @@ async fn backends_killed_one_at_a_time_degrade_and_lose_no_acknowledged_write() 
     let mut lab = support::start().await;
     let plan = lab.plan().clone();
     let stop = Arc::new(AtomicBool::new(false));
-    let orders = tokio::spawn(probe_loop(stop.clone(), write_order(plan.ports.orders)));
+    let ports = plan.ports;
+    let orders = tokio::spawn(probe_loop(stop.clone(), Traffic::WriteOrders, ports.orders));
     let events = tokio::spawn(probe_loop(
         stop.clone(),
-        write_event(plan.ports.events_producer),
+        Traffic::WriteEvents,
+        ports.events_producer,
     ));
-    let gateway = tokio::spawn(probe_loop(stop.clone(), read_product(plan.ports.gateway)));
+    let gateway = tokio::spawn(probe_loop(
+        stop.clone(),
+        Traffic::ReadProducts,
+        ports.gateway,
+    ));
     // The constant profile over the catalog, beside the drill: traffic that no outage may touch.
     let background = tokio::spawn(support::loadgen(
         plan.clone(),
@@ -178,20 +184,76 @@ where
     }
 }
 
-/// Requests `call` back to back (one in flight) every 50 ms until `stop`.
-async fn probe_loop<F, Fut>(stop: Arc<AtomicBool>, call: F) -> Vec<Sample>
-where
-    F: Fn(u64) -> Fut,
-    Fut: std::future::Future<Output = Sample>,
-{
+/// What a probe loop does, one request at a time.
+#[derive(Debug, Clone, Copy)]
+enum Traffic {
+    /// `POST /orders` on orders; a 201's order id is kept.
+    WriteOrders,
+    /// `POST /events` with our own `event_id`; a 202's id is kept.
+    WriteEvents,
+    /// `GET /products/{id}` through the gateway over 300 ids at 20/s: an id comes back every 15 s,
+    /// after its L1 entry (5 s) expired, so `X-Cache` says where each answer really came from —
+    /// Redis (HIT), catalog via Redis (MISS), or catalog around a broken Redis (BYPASS).
+    ReadProducts,
+}
+
+/// Sends `traffic` to `port` back to back (one in flight) every 50 ms until `stop`.
+async fn probe_loop(stop: Arc<AtomicBool>, traffic: Traffic, port: u16) -> Vec<Sample> {
+    let client = client();
     let mut samples = Vec::new();
-    let mut n = 0;
+    let mut n: u64 = 0;
     while !stop.load(Ordering::Relaxed) {
-        samples.push(call(n).await);
+        samples.push(request(&client, traffic, port, n).await);
         n += 1;
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     samples
+}
+
+async fn request(client: &reqwest::Client, traffic: Traffic, port: u16, n: u64) -> Sample {
+    let base = format!("http://127.0.0.1:{port}");
+    let event_id = uuid::Uuid::new_v4().to_string();
+    let (request, acked) = match traffic {
+        Traffic::WriteOrders => (
+            client.post(format!("{base}/orders")).json(&json!({
+                "customer_id": 1 + n % 10_000,
+                "items": [{"product_id": 1 + n % 1000, "quantity": 1, "price": "9.99"}]})),
+            201,
+        ),
+        Traffic::WriteEvents => (
+            client.post(format!("{base}/events")).json(&json!({
+                "event_id": event_id, "type": "created", "order_id": format!("o-{n}"),
+                "customer_id": format!("c-{}", n % 100), "total": 10.5})),
+            202,
+        ),
+        Traffic::ReadProducts => (client.get(format!("{base}/products/{}", 1 + n % 300)), 0),
+    };
+    let sent = Instant::now();
+    let Ok(response) = request.send().await else {
+        return Sample {
+            sent,
+            status: 0,
+            id: None,
+            cache: None,
+        };
+    };
+    let status = response.status().as_u16();
+    let cache = response
+        .headers()
+        .get("x-cache")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body: Value = response.json().await.unwrap_or_default();
+    let id = (status == acked).then(|| match traffic {
+        Traffic::WriteEvents => event_id,
+        _ => body["id"].to_string(),
+    });
+    Sample {
+        sent,
+        status,
+        id,
+        cache,
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -199,115 +261,6 @@ fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(15))
         .build()
         .unwrap()
-}
-
-fn write_order(
-    port: u16,
-) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Sample> + Send>> {
-    let client = client();
-    move |n| {
-        let client = client.clone();
-        Box::pin(async move {
-            let body = json!({"customer_id": 1 + n % 10_000,
-                "items": [{"product_id": 1 + n % 1000, "quantity": 1, "price": "9.99"}]});
-            let sent = Instant::now();
-            let r = client
-                .post(format!("http://127.0.0.1:{port}/orders"))
-                .json(&body)
-                .send()
-                .await;
-            let Ok(r) = r else {
-                return Sample {
-                    sent,
-                    status: 0,
-                    id: None,
-                    cache: None,
-                };
-            };
-            let status = r.status().as_u16();
-            let body: Value = r.json().await.unwrap_or_default();
-            let id = (status == 201).then(|| body["id"].to_string());
-            Sample {
-                sent,
-                status,
-                id,
-                cache: None,
-            }
-        })
-    }
-}
-
-fn write_event(
-    port: u16,
-) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Sample> + Send>> {
-    let client = client();
-    move |n| {
-        let client = client.clone();
-        Box::pin(async move {
-            let id = uuid::Uuid::new_v4().to_string();
-            let body = json!({"event_id": id, "type": "created", "order_id": format!("o-{n}"),
-                "customer_id": format!("c-{}", n % 100), "total": 10.5});
-            let sent = Instant::now();
-            let r = client
-                .post(format!("http://127.0.0.1:{port}/events"))
-                .json(&body)
-                .send()
-                .await;
-            let Ok(r) = r else {
-                return Sample {
-                    sent,
-                    status: 0,
-                    id: None,
-                    cache: None,
-                };
-            };
-            let status = r.status().as_u16();
-            Sample {
-                sent,
-                status,
-                id: (status == 202).then_some(id),
-                cache: None,
-            }
-        })
-    }
-}
-
-fn read_product(
-    port: u16,
-) -> impl Fn(u64) -> std::pin::Pin<Box<dyn Future<Output = Sample> + Send>> {
-    let client = client();
-    move |n| {
-        let client = client.clone();
-        Box::pin(async move {
-            // 300 ids at 20/s: an id comes back every 15 s, after its L1 entry (5 s) expired, so
-            // each answer says where it really came from — Redis (HIT), catalog via Redis (MISS),
-            // or catalog around a broken Redis (BYPASS).
-            let sent = Instant::now();
-            let r = client
-                .get(format!("http://127.0.0.1:{port}/products/{}", 1 + n % 300))
-                .send()
-                .await;
-            let Ok(r) = r else {
-                return Sample {
-                    sent,
-                    status: 0,
-                    id: None,
-                    cache: None,
-                };
-            };
-            let cache = r
-                .headers()
-                .get("x-cache")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            Sample {
-                sent,
-                status: r.status().as_u16(),
-                id: None,
-                cache,
-            }
-        })
-    }
 }
 
 /// True when a fresh read through the gateway went through Redis (not around it).

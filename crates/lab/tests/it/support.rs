@@ -3,13 +3,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lab::plan::sibling_bin_dir;
 use lab::{Lab, LabOptions, Plan, Ports};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::Value;
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -108,65 +105,17 @@ pub fn count(v: &Value, key: &str) -> u64 {
     v.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
-/// One record read back from a topic: its headers.
-pub struct Record {
-    pub headers: Vec<(String, String)>,
-}
+pub use testkit::kafka_reader::Record;
 
-impl Record {
-    pub fn header(&self, key: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Reads `topic` (3 partitions, the events default) from the beginning, without a consumer group,
-/// until `done` holds for what was read or `timeout` passes.
+/// Reads `topic` (3 partitions, the events default) from the beginning until `done` holds or
+/// `timeout` passes.
 pub async fn read_topic(
     brokers: &str,
     topic: &str,
     timeout: Duration,
     done: impl Fn(&[Record]) -> bool + Send + 'static,
 ) -> Vec<Record> {
-    let (brokers, topic) = (brokers.to_owned(), topic.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &brokers)
-            .set("group.id", "lab-test-reader")
-            .set("enable.auto.commit", "false")
-            .set("fetch.wait.max.ms", "50")
-            .create()
-            .unwrap();
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..3 {
-            tpl.add_partition_offset(&topic, p, Offset::Beginning)
-                .unwrap();
-        }
-        consumer.assign(&tpl).unwrap();
-        let mut records = Vec::new();
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline && !done(&records) {
-            if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-                let headers = m
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| {
-                                let value = h.value.unwrap_or_default();
-                                (h.key.to_owned(), String::from_utf8_lossy(value).into())
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                records.push(Record { headers });
-            }
-        }
-        records
-    })
-    .await
-    .unwrap()
+    testkit::kafka_reader::read_topic(brokers, topic, 3, timeout, done).await
 }
 
 /// `GET` a JSON document from a lab service.
