@@ -46,18 +46,16 @@ grpc-generic:
 # Run the whole lab on this machine (PostgreSQL, Redis, Kafka broker, all services) until Ctrl-C.
 dev *ARGS:
     cargo build --workspace --bins --locked
-    target/debug/lab up {{ARGS}}
+    cargo run -q -p lab --locked -- up {{ARGS}}
 
 # Stop a lab started by `just dev` in another terminal.
 dev-down:
-    cargo build -q -p lab --locked
-    target/debug/lab down
+    cargo run -q -p lab --locked -- down
 
 # Run a load profile (constant, spike, ramp, mixed) or a scenario file against the local lab.
 load PROFILE *ARGS:
-    cargo build --release -q -p loadgen --locked
     if [ -f "${LAB_STATE_DIR:-${TMPDIR:-/tmp}/mop-lab}/lab.env" ]; then source "${LAB_STATE_DIR:-${TMPDIR:-/tmp}/mop-lab}/lab.env"; fi; \
-    target/release/loadgen run {{PROFILE}} {{ARGS}}
+    cargo run --release -q -p loadgen --locked -- run {{PROFILE}} {{ARGS}}
 
 # Benchmark loadgen: 5 000 req/s accuracy, closed-model throughput vs oha, coordinated omission vs oha.
 bench-loadgen SECONDS="30":

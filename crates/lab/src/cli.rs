@@ -137,6 +137,8 @@ async fn up(options: LabOptions) -> anyhow::Result<()> {
         println!("lab:   {name}: {status}");
     }
     let _ = std::fs::remove_file(&pid_file);
+    // `just load` sources lab.env when present: never leave one pointing at a lab that is gone.
+    let _ = std::fs::remove_file(plan.state_dir.join("lab.env"));
     println!("lab: stopped.");
     Ok(())
 }
