@@ -74,6 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     ports,
                     state_dir,
                     bin_dir,
+                    env_overrides: Vec::new(),
                 },
                 seed_customers,
                 seed_orders,

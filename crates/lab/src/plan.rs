@@ -135,6 +135,9 @@ pub struct Plan {
     pub state_dir: PathBuf,
     /// Where the service binaries are (`target/debug` after `cargo build --workspace --bins`).
     pub bin_dir: PathBuf,
+    /// Extra environment per service name, applied after the lab's own (so it wins): how a test
+    /// tightens a timeout, or a user tries a knob (`FAIL_RATIO` on a consumer, say).
+    pub env_overrides: Vec<(&'static str, &'static str, String)>,
 }
 
 impl Plan {
@@ -200,7 +203,7 @@ impl Plan {
             probe: Probe::HttpReady(port),
             url: format!("{} (admin: /stats)", http(port)),
         };
-        vec![
+        let mut services = vec![
             ServiceSpec {
                 name: "catalog",
                 binary: "catalog",
@@ -256,7 +259,16 @@ impl Plan {
             },
             consumer("notifications", p.notifications),
             consumer("analytics", p.analytics),
-        ]
+        ];
+        for spec in &mut services {
+            let extra = self
+                .env_overrides
+                .iter()
+                .filter(|(name, ..)| *name == spec.name);
+            spec.env
+                .extend(extra.map(|(_, key, value)| (*key, value.clone())));
+        }
+        services
     }
 
     /// Fails with what to run when a service binary is missing.
@@ -300,6 +312,7 @@ mod tests {
             ports,
             state_dir: "/tmp/state".into(),
             bin_dir: "/nonexistent-bin".into(),
+            env_overrides: vec![("gateway", "ITEM_TTL", "1s".into())],
         }
     }
 
@@ -315,6 +328,15 @@ mod tests {
             "postgres://postgres@127.0.0.1:5432/orders"
         );
         assert_eq!(get("KAFKA_BROKERS"), "127.0.0.1:9092");
+    }
+
+    #[test]
+    fn overrides_come_after_the_labs_own_environment() {
+        let services = plan(Ports::standard()).services();
+        let gateway = services.iter().find(|s| s.name == "gateway").unwrap();
+        assert_eq!(gateway.env.last().unwrap(), &("ITEM_TTL", "1s".to_owned()));
+        let catalog = services.iter().find(|s| s.name == "catalog").unwrap();
+        assert!(catalog.env.iter().all(|(k, _)| *k != "ITEM_TTL"));
     }
 
     #[test]

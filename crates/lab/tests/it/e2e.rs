@@ -11,7 +11,7 @@ use crate::support::{self, count, get_json, read_topic, step};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_mixed_profile_runs_clean_across_all_five_protocols() {
-    let mut lab = support::start().await;
+    let mut lab = support::start(Vec::new()).await;
     let plan = lab.plan().clone();
 
     // ~20 s at a moderate rate: 10 s ramp, 10 s steady (the profile's stages, shrunk to fit).

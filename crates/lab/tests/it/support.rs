@@ -39,9 +39,10 @@ impl Drop for TestLab {
     }
 }
 
-/// Starts a lab from the binaries `cargo test` built next to this test (`target/<profile>`).
-/// One lab at a time: a lab is ten processes, and the machine may have two cores.
-pub async fn start() -> TestLab {
+/// Starts a lab from the binaries `cargo test` built next to this test (`target/<profile>`), with
+/// extra environment per service. One lab at a time: a lab is ten processes, and the machine may
+/// have two cores.
+pub async fn start(env_overrides: Vec<(&'static str, &'static str, String)>) -> TestLab {
     static TURN: Mutex<()> = Mutex::const_new(());
     let turn = TURN.lock().await;
     let exe = std::env::current_exe().unwrap();
@@ -52,6 +53,7 @@ pub async fn start() -> TestLab {
             ports: Ports::free().unwrap(),
             state_dir: dir.clone(),
             bin_dir,
+            env_overrides,
         },
         seed_customers: 10_000,
         seed_orders: 100_000,
