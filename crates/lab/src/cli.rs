@@ -168,6 +168,26 @@ fn print_summary(lab: &Lab, took: Duration) {
         "  client env: {}  (source it when not on the standard ports)",
         plan.state_dir.join("lab.env").display()
     );
+    let p = &plan.ports;
+    println!("\nTry:");
+    println!("  curl -s localhost:{}/products/42", p.catalog);
+    println!(
+        "  curl -si localhost:{}/products/42 | grep -i x-cache      # MISS, then HIT",
+        p.gateway
+    );
+    println!(
+        "  curl -s 'localhost:{}/customers/7/orders?include=items&strategy=n-plus-one'",
+        p.orders
+    );
+    println!(
+        "  curl -s localhost:{}/events -H 'content-type: application/json' \\\n      \
+         -d '{{\"type\":\"created\",\"order_id\":\"o-1\",\"customer_id\":\"c-1\",\"total\":9.5}}'",
+        p.events_producer
+    );
+    println!(
+        "  curl -s localhost:{}/stats                               # analytics",
+        p.analytics
+    );
     println!("\nIn another terminal: `just load spike` (or constant, ramp, mixed).");
     println!("Ctrl-C here, or `just dev-down`, stops everything.");
 }
