@@ -2,7 +2,7 @@
 //! model (N workers as fast as possible), both feeding the same [`Recorder`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::rng::SplitMix64;
@@ -11,7 +11,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::driver::{self, Drivers, Request};
+mod closed;
+
+use crate::driver::{Drivers, Request, TraceParent};
 use crate::schedule::{Arrivals, Schedule, Segment};
 use crate::stats::{Recorder, StepStats};
 
@@ -96,6 +98,8 @@ pub async fn run_with(
         Arc::new(plan.steps.iter().map(|_| AtomicU64::new(0)).collect());
     let start = Instant::now();
     let tracker = TaskTracker::new();
+    // Set by closed-model threads that stopped waiting for in-flight requests.
+    let gave_up = Arc::new(AtomicBool::new(false));
     match plan.mode {
         Mode::Open {
             max_in_flight,
@@ -112,6 +116,7 @@ pub async fn run_with(
                     (Arc::clone(&rx), Arc::clone(&recorder), drivers.clone());
                 let steps = plan.steps.clone();
                 tracker.spawn(async move {
+                    let mut worker = drivers.worker();
                     loop {
                         let next = rx.lock().await.recv().await;
                         let Some(Arrival {
@@ -123,9 +128,11 @@ pub async fn run_with(
                             break;
                         };
                         let s = &steps[step];
-                        let (traceparent, trace_id) = driver::traceparent(&mut rng);
+                        let traceparent = TraceParent::new(&mut rng);
                         let sent = Instant::now();
-                        let outcome = drivers.call(&s.request, &mut rng, &traceparent).await;
+                        let outcome = worker
+                            .call(&s.request, &mut rng, traceparent.as_str())
+                            .await;
                         let done = Instant::now();
                         recorder.timeline(done - start, done - intended);
                         recorder.record(
@@ -134,7 +141,7 @@ pub async fn run_with(
                             done - sent,
                             outcome,
                             &s.expect,
-                            s.request.carries_trace().then_some(trace_id.as_str()),
+                            s.request.carries_trace().then_some(traceparent.trace_id()),
                         );
                     }
                 });
@@ -170,49 +177,36 @@ pub async fn run_with(
             drop(tx);
         }
         Mode::Closed { concurrency } => {
-            let end = start + plan.schedule.duration();
-            let next = Arc::new(AtomicU64::new(0));
-            for _ in 0..concurrency.max(1) {
-                let (recorder, drivers, next, planned) = (
-                    Arc::clone(&recorder),
-                    drivers.clone(),
-                    Arc::clone(&next),
-                    Arc::clone(&planned),
-                );
-                let (steps, seed, cancel) = (plan.steps.clone(), plan.seed, cancel.clone());
-                tracker.spawn(async move {
-                    while Instant::now() < end && !cancel.is_cancelled() {
-                        let j = next.fetch_add(1, Ordering::Relaxed);
-                        let mut rng = arrival_rng(seed, j);
-                        let step = pick(&steps, &mut rng);
-                        planned[step].fetch_add(1, Ordering::Relaxed);
-                        let (traceparent, trace_id) = driver::traceparent(&mut rng);
-                        let sent = Instant::now();
-                        let outcome = drivers
-                            .call(&steps[step].request, &mut rng, &traceparent)
-                            .await;
-                        let took = sent.elapsed();
-                        recorder.timeline(start.elapsed(), took);
-                        recorder.record(
-                            step,
-                            took,
-                            took,
-                            outcome,
-                            &steps[step].expect,
-                            steps[step]
-                                .request
-                                .carries_trace()
-                                .then_some(trace_id.as_str()),
-                        );
-                    }
-                });
-            }
+            let gave_up = Arc::clone(&gave_up);
+            let threads = closed::spawn(
+                plan,
+                drivers,
+                &recorder,
+                &planned,
+                start,
+                cancel,
+                concurrency,
+            );
+            tracker.spawn(async move {
+                let mut all = true;
+                for t in threads {
+                    all &= t.await.unwrap_or(false);
+                }
+                if !all {
+                    gave_up.store(true, Ordering::Relaxed);
+                }
+            });
         }
     }
     tracker.close();
+    // In-flight requests get `drain` after the last arrival (open) or after the end (closed).
+    let deadline = match plan.mode {
+        Mode::Open { .. } => Instant::now() + plan.drain,
+        Mode::Closed { .. } => start + plan.schedule.duration() + plan.drain,
+    };
     let drained = tokio::select! {
-        () = tracker.wait() => true,
-        () = tokio::time::sleep(plan.drain) => false,
+        () = tracker.wait() => !gave_up.load(Ordering::Relaxed),
+        () = tokio::time::sleep_until(deadline) => false,
         () = cancel.cancelled() => false,
     };
     let elapsed = start.elapsed();

@@ -171,4 +171,11 @@ async fn closed_mode_runs_back_to_back_for_the_duration() {
     assert!(s.ok > 10, "far more than the nominal 1/s: {}", s.ok);
     assert_eq!(s.ok, r.planned[0]);
     assert_eq!(seen.requests.load(Ordering::SeqCst), s.ok);
+    assert_eq!(seen.traceparents.load(Ordering::SeqCst), s.ok);
+    assert_eq!(s.slowest.len(), loadgen::stats::SLOWEST_KEPT);
+    assert_eq!(
+        r.timeline.iter().map(|h| h.len()).sum::<u64>(),
+        s.ok,
+        "every completion is on the timeline"
+    );
 }
