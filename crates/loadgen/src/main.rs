@@ -7,6 +7,11 @@ use anyhow::Context;
 use clap::Parser;
 use loadgen::{cli, driver, report, run_cli};
 
+// jemalloc, as oha uses: the closed model allocates a little per request on several threads, and
+// glibc's arenas showed up as lock contention in the profile (see docs/benchmarks.md, loadgen).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Humans get pretty progress lines; pods set LOG_FORMAT=json like every other MOP binary.

@@ -202,7 +202,11 @@ pub async fn run_with(
     // In-flight requests get `drain` after the last arrival (open) or after the end (closed).
     let deadline = match plan.mode {
         Mode::Open { .. } => Instant::now() + plan.drain,
-        Mode::Closed { .. } => start + plan.schedule.duration() + plan.drain,
+        // The threads keep that deadline themselves and then flush what they recorded; this one is
+        // a backstop that leaves them time to do so.
+        Mode::Closed { .. } => {
+            start + plan.schedule.duration() + plan.drain + Duration::from_secs(5)
+        }
     };
     let drained = tokio::select! {
         () = tracker.wait() => !gave_up.load(Ordering::Relaxed),

@@ -1,6 +1,7 @@
 //! Recording results without storing samples: HDR histograms per step (intended-time latency,
 //! service time) plus outcome counts, and the generator's own lateness.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -26,8 +27,9 @@ fn micros(d: Duration) -> u64 {
 /// How one request ended, from the step's point of view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// The class, e.g. `http:200`, `http:404`, `grpc:UNAUTHENTICATED`, `io:connect`.
-    pub class: String,
+    /// The class, e.g. `http:200`, `http:404`, `grpc:UNAUTHENTICATED`, `io:connect` (borrowed for
+    /// the common ones, so the hot path does not allocate a string per request).
+    pub class: Cow<'static, str>,
     /// Whether the class counts as success (2xx, gRPC OK) before `expect` is applied.
     pub success: bool,
 }
@@ -95,10 +97,10 @@ impl StepStats {
         match (expected, outcome.success) {
             (true, true) => {
                 self.ok += 1;
-                *self.ok_classes.entry(outcome.class).or_default() += 1;
+                count(&mut self.ok_classes, outcome.class);
             }
-            (true, false) => *self.expected_errors.entry(outcome.class).or_default() += 1,
-            (false, _) => *self.unexpected_errors.entry(outcome.class).or_default() += 1,
+            (true, false) => count(&mut self.expected_errors, outcome.class),
+            (false, _) => count(&mut self.unexpected_errors, outcome.class),
         }
         if let Some(trace_id) = trace_id {
             let slow_enough = self.slowest.len() < SLOWEST_KEPT
@@ -141,6 +143,16 @@ impl StepStats {
         self.slowest.extend(other.slowest.iter().cloned());
         self.slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
         self.slowest.truncate(SLOWEST_KEPT);
+    }
+}
+
+/// Counts one `class`, allocating its key only the first time it is seen.
+fn count(counts: &mut BTreeMap<String, u64>, class: Cow<'static, str>) {
+    match counts.get_mut(class.as_ref()) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(class.into_owned(), 1);
+        }
     }
 }
 
@@ -289,6 +301,8 @@ fn second_histogram() -> Histogram<u64> {
 #[derive(Debug)]
 pub struct LocalRecorder {
     steps: Vec<StepStats>,
+    /// Arrivals assigned to each step since the last flush.
+    planned: Vec<u64>,
     /// Per-second latency from intended time since the last absorb, by second of the run.
     timeline: BTreeMap<u64, Histogram<u64>>,
 }
@@ -297,8 +311,22 @@ impl LocalRecorder {
     pub fn new(steps: usize) -> Self {
         Self {
             steps: (0..steps).map(|_| StepStats::default()).collect(),
+            planned: vec![0; steps],
             timeline: BTreeMap::new(),
         }
+    }
+
+    /// Counts an arrival assigned to `step`.
+    pub fn planned(&mut self, step: usize) {
+        if let Some(n) = self.planned.get_mut(step) {
+            *n += 1;
+        }
+    }
+
+    /// The planned counts since the last call, per step; resets them.
+    pub fn take_planned(&mut self) -> Vec<u64> {
+        let zeros = vec![0; self.planned.len()];
+        std::mem::replace(&mut self.planned, zeros)
     }
 
     /// [`Recorder::record`] plus [`Recorder::timeline`] for a completion `at` this offset from the

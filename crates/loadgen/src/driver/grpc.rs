@@ -98,7 +98,7 @@ impl GrpcDriver {
                 success: true,
             },
             Err(status) => Outcome {
-                class: format!("grpc:{}", proto::code_name(status.code())),
+                class: format!("grpc:{}", proto::code_name(status.code())).into(),
                 success: false,
             },
         }

@@ -78,7 +78,7 @@ impl KafkaDriver {
             Ok(p) => p,
             Err(e) => {
                 return Outcome {
-                    class: format!("kafka:{}", class(&e)),
+                    class: format!("kafka:{}", class(&e)).into(),
                     success: false,
                 };
             }
@@ -111,7 +111,7 @@ impl KafkaDriver {
                 success: true,
             },
             Err((e, _)) => Outcome {
-                class: format!("kafka:{}", class(&e)),
+                class: format!("kafka:{}", class(&e)).into(),
                 success: false,
             },
         }

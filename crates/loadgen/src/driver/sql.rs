@@ -83,7 +83,7 @@ impl SqlDriver {
                 success: true,
             },
             Err(e) => Outcome {
-                class: error_class(&e),
+                class: error_class(&e).into(),
                 success: false,
             },
         }
