@@ -24,7 +24,13 @@ async fn main() -> anyhow::Result<()> {
     let prepared = cli::Cli::parse().command.prepare()?;
     let cancel = common::shutdown::on_signal().context("installing signal handlers")?;
     let drivers = driver::Drivers::new()?;
-    let report: report::Report = run_cli::run(&prepared, &drivers, Arc::new(cancel)).await?;
+    let report: report::Report = run_cli::run(
+        &prepared,
+        &drivers,
+        Arc::new(cancel),
+        run_cli::Live::detect(),
+    )
+    .await?;
     #[allow(clippy::print_stdout)]
     {
         print!("{}", report.table());

@@ -2,7 +2,7 @@
 //! model (N workers as fast as possible), both feeding the same [`Recorder`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::rng::SplitMix64;
@@ -94,8 +94,6 @@ pub async fn run_with(
     recorder: Arc<Recorder>,
     cancel: &CancellationToken,
 ) -> RunResult {
-    let planned: Arc<Vec<AtomicU64>> =
-        Arc::new(plan.steps.iter().map(|_| AtomicU64::new(0)).collect());
     let start = Instant::now();
     let tracker = TaskTracker::new();
     // Set by closed-model threads that stopped waiting for in-flight requests.
@@ -161,7 +159,7 @@ pub async fn run_with(
                 }
                 let mut rng = arrival_rng(plan.seed, j as u64);
                 let step = pick(&plan.steps, &mut rng);
-                planned[step].fetch_add(1, Ordering::Relaxed);
+                recorder.planned(step);
                 recorder.lateness(Instant::now().saturating_duration_since(intended));
                 if tx
                     .try_send(Arrival {
@@ -178,15 +176,7 @@ pub async fn run_with(
         }
         Mode::Closed { concurrency } => {
             let gave_up = Arc::clone(&gave_up);
-            let threads = closed::spawn(
-                plan,
-                drivers,
-                &recorder,
-                &planned,
-                start,
-                cancel,
-                concurrency,
-            );
+            let threads = closed::spawn(plan, drivers, &recorder, start, cancel, concurrency);
             tracker.spawn(async move {
                 let mut all = true;
                 for t in threads {
@@ -215,7 +205,8 @@ pub async fn run_with(
     };
     let elapsed = start.elapsed();
     let (steps, lateness) = recorder.snapshot();
-    let sent: u64 = planned.iter().map(|p| p.load(Ordering::Relaxed)).sum();
+    let planned = recorder.planned_counts();
+    let sent: u64 = planned.iter().sum();
     let recorded: u64 = steps.iter().map(|s| s.completed() + s.dropped).sum();
     let abandoned = if drained {
         0
@@ -225,7 +216,7 @@ pub async fn run_with(
     RunResult {
         timeline: recorder.timeline_snapshot(),
         steps,
-        planned: planned.iter().map(|p| p.load(Ordering::Relaxed)).collect(),
+        planned,
         lateness,
         elapsed,
         abandoned,

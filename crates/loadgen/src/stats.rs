@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -177,6 +178,8 @@ pub fn class_matches(expect: &str, class: &str) -> bool {
 #[derive(Debug)]
 pub struct Recorder {
     steps: Vec<Mutex<StepStats>>,
+    /// Arrivals assigned to each step (sent + dropped).
+    planned: Vec<AtomicU64>,
     lateness: Mutex<Histogram<u64>>,
     /// Latency from intended time per second of the run (all steps), for the latency-over-time plot.
     /// Two significant digits: a long run keeps one small histogram per second, not one per sample.
@@ -189,6 +192,7 @@ impl Recorder {
             steps: (0..steps)
                 .map(|_| Mutex::new(StepStats::default()))
                 .collect(),
+            planned: (0..steps).map(|_| AtomicU64::new(0)).collect(),
             lateness: Mutex::new(histogram()),
             timeline: Mutex::new(Vec::new()),
         }
@@ -233,8 +237,26 @@ impl Recorder {
         }
     }
 
+    /// Counts an arrival the schedule assigned to `step` (whether it is then sent or dropped).
+    pub fn planned(&self, step: usize) {
+        if let Some(n) = self.planned.get(step) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Arrivals assigned to each step so far.
+    pub fn planned_counts(&self) -> Vec<u64> {
+        self.planned
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .collect()
+    }
+
     /// Moves everything a thread recorded on its own into the shared recorder and empties it.
     pub fn absorb(&self, local: &mut LocalRecorder) {
+        for (shared, mine) in self.planned.iter().zip(&mut local.planned) {
+            shared.fetch_add(std::mem::take(mine), Ordering::Relaxed);
+        }
         for (shared, mine) in self.steps.iter().zip(&mut local.steps) {
             if mine.completed() + mine.dropped > 0 {
                 shared
@@ -273,6 +295,53 @@ impl Recorder {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
         )
+    }
+}
+
+/// A cheap view of a run in progress, for the progress bar and the status lines.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// Arrivals the schedule assigned so far (sent + dropped).
+    pub planned: u64,
+    pub completed: u64,
+    pub expected_errors: u64,
+    pub unexpected_errors: u64,
+    pub dropped: u64,
+    /// Latency from intended time so far, all steps together.
+    pub p99: Duration,
+    /// How late the generator itself was, p99.
+    pub lateness_p99: Duration,
+}
+
+impl Progress {
+    /// Requests sent and not answered yet (in the closed model: as of the last flush).
+    pub fn in_flight(&self) -> u64 {
+        self.planned
+            .saturating_sub(self.dropped)
+            .saturating_sub(self.completed)
+    }
+}
+
+impl Recorder {
+    /// Totals so far, without cloning every step's histograms.
+    pub fn progress(&self) -> Progress {
+        let mut intended = histogram();
+        let mut p = Progress {
+            planned: self.planned_counts().iter().sum(),
+            ..Progress::default()
+        };
+        for step in &self.steps {
+            let s = step.lock().unwrap_or_else(PoisonError::into_inner);
+            let _ = intended.add(&s.intended);
+            p.completed += s.completed();
+            p.expected_errors += s.expected_errors.values().sum::<u64>();
+            p.unexpected_errors += s.unexpected();
+            p.dropped += s.dropped;
+        }
+        p.p99 = Duration::from_micros(intended.value_at_quantile(0.99));
+        let lateness = self.lateness.lock().unwrap_or_else(PoisonError::into_inner);
+        p.lateness_p99 = Duration::from_micros(lateness.value_at_quantile(0.99));
+        p
     }
 }
 
@@ -321,12 +390,6 @@ impl LocalRecorder {
         if let Some(n) = self.planned.get_mut(step) {
             *n += 1;
         }
-    }
-
-    /// The planned counts since the last call, per step; resets them.
-    pub fn take_planned(&mut self) -> Vec<u64> {
-        let zeros = vec![0; self.planned.len()];
-        std::mem::replace(&mut self.planned, zeros)
     }
 
     /// [`Recorder::record`] plus [`Recorder::timeline`] for a completion `at` this offset from the

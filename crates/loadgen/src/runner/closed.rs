@@ -8,7 +8,6 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
@@ -29,7 +28,6 @@ pub(super) fn spawn(
     plan: &Plan,
     drivers: &Drivers,
     recorder: &Arc<Recorder>,
-    planned: &Arc<Vec<AtomicU64>>,
     start: Instant,
     cancel: &CancellationToken,
     concurrency: usize,
@@ -47,7 +45,6 @@ pub(super) fn spawn(
             plan: plan.clone(),
             drivers: drivers.clone(),
             recorder: Arc::clone(recorder),
-            planned: Arc::clone(planned),
             first: t as u64,
             stride: threads as u64,
             cancel: cancel.clone(),
@@ -72,7 +69,6 @@ struct Shared {
     plan: Plan,
     drivers: Drivers,
     recorder: Arc<Recorder>,
-    planned: Arc<Vec<AtomicU64>>,
     /// This thread's arrival indices are `first, first + stride, …` (no shared counter: one
     /// contended cache line per request costs more than it seems at 100 000 requests a second).
     first: u64,
@@ -130,11 +126,8 @@ impl Shared {
         }))
     }
 
-    /// Moves this thread's records and planned counts into the shared ones.
+    /// Moves this thread's records and planned counts into the shared recorder.
     fn flush(&self, local: &mut LocalRecorder) {
-        for (shared, n) in self.planned.iter().zip(local.take_planned()) {
-            shared.fetch_add(n, Ordering::Relaxed);
-        }
         self.recorder.absorb(local);
     }
 
