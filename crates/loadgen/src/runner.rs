@@ -15,7 +15,7 @@ mod closed;
 
 use crate::driver::{Drivers, Request, TraceParent};
 use crate::schedule::{Arrivals, Schedule, Segment};
-use crate::stats::{Recorder, StepStats};
+use crate::stats::{Outcome, Recorder, StepStats};
 
 /// One weighted step of a scenario.
 #[derive(Debug, Clone)]
@@ -132,11 +132,12 @@ pub async fn run_with(
                             .call(&s.request, &mut rng, traceparent.as_str())
                             .await;
                         let done = Instant::now();
-                        recorder.timeline(done - start, done - intended);
+                        let (from_intended, from_send) = latencies(&outcome, intended, sent, done);
+                        recorder.timeline(done - start, from_intended);
                         recorder.record(
                             step,
-                            done - intended,
-                            done - sent,
+                            from_intended,
+                            from_send,
                             outcome,
                             &s.expect,
                             s.request.carries_trace().then_some(traceparent.trace_id()),
@@ -223,6 +224,25 @@ pub async fn run_with(
     }
 }
 
+/// Latency from intended time and from send time for an arrival meant at `intended`, sent at `sent`
+/// and done at `done`. A held stream is done when its hold ends, but what a subscriber waits for is
+/// its first message, so that is its latency.
+fn latencies(
+    outcome: &Outcome,
+    intended: Instant,
+    sent: Instant,
+    done: Instant,
+) -> (Duration, Duration) {
+    let from_send = outcome
+        .stream
+        .and_then(|s| s.first)
+        .map_or(done - sent, |first| first.min(done - sent));
+    (
+        sent.saturating_duration_since(intended) + from_send,
+        from_send,
+    )
+}
+
 /// Each arrival has its own generator derived from the seed and its index, so the request it sends
 /// does not depend on timing or on which task ran first: the same seed replays the same traffic.
 fn arrival_rng(seed: u64, index: u64) -> SplitMix64 {
@@ -242,4 +262,42 @@ fn pick(steps: &[Step], rng: &mut SplitMix64) -> usize {
         ticket -= w;
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::StreamStats;
+
+    #[test]
+    fn a_held_streams_latency_is_its_first_message_not_its_hold() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let (intended, sent, done) = (t0, t0 + ms(5), t0 + ms(1_005));
+        let mut outcome = Outcome {
+            class: "grpc:OK".into(),
+            success: true,
+            stream: None,
+        };
+        assert_eq!(
+            latencies(&outcome, intended, sent, done),
+            (ms(1_005), ms(1_000))
+        );
+        outcome.stream = Some(StreamStats {
+            first: Some(ms(30)),
+            messages: 7,
+            held: ms(1_000),
+        });
+        assert_eq!(latencies(&outcome, intended, sent, done), (ms(35), ms(30)));
+        // No message during the hold: the whole hold was the wait.
+        outcome.stream = Some(StreamStats {
+            first: None,
+            messages: 0,
+            held: ms(1_000),
+        });
+        assert_eq!(
+            latencies(&outcome, intended, sent, done),
+            (ms(1_005), ms(1_000))
+        );
+    }
 }

@@ -33,6 +33,20 @@ pub struct Outcome {
     pub class: Cow<'static, str>,
     /// Whether the class counts as success (2xx, gRPC OK) before `expect` is applied.
     pub success: bool,
+    /// For a held stream (gRPC `StreamEvents`): what it delivered.
+    pub stream: Option<StreamStats>,
+}
+
+/// What one held stream delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamStats {
+    /// From the start of the call (login, open) to the first message; `None` if none came during
+    /// the hold. This — not the hold — is the request's latency.
+    pub first: Option<Duration>,
+    /// Messages received while the stream was held.
+    pub messages: u64,
+    /// How long the stream was held open.
+    pub held: Duration,
 }
 
 /// Everything recorded for one step.
@@ -53,6 +67,11 @@ pub struct StepStats {
     pub dropped: u64,
     /// The slowest requests (by intended latency) with their trace ids, slowest first.
     pub slowest: Vec<(Duration, String)>,
+    /// Held streams: messages received, and total time held (summed over streams).
+    pub messages: u64,
+    pub stream_time: Duration,
+    /// Whether any request of this step was a held stream (so the report shows stream figures).
+    pub streams: u64,
 }
 
 impl Default for StepStats {
@@ -66,6 +85,9 @@ impl Default for StepStats {
             unexpected_errors: BTreeMap::new(),
             dropped: 0,
             slowest: Vec::new(),
+            messages: 0,
+            stream_time: Duration::ZERO,
+            streams: 0,
         }
     }
 }
@@ -94,6 +116,11 @@ impl StepStats {
     ) {
         let _ = self.intended.record(micros(intended));
         let _ = self.service.record(micros(service));
+        if let Some(stream) = outcome.stream {
+            self.streams += 1;
+            self.messages += stream.messages;
+            self.stream_time += stream.held;
+        }
         let expected = expect.iter().any(|e| class_matches(e, &outcome.class));
         match (expected, outcome.success) {
             (true, true) => {
@@ -124,6 +151,9 @@ impl StepStats {
         self.unexpected_errors.clear();
         self.dropped = 0;
         self.slowest.clear();
+        self.messages = 0;
+        self.stream_time = Duration::ZERO;
+        self.streams = 0;
     }
 
     /// Adds `other` into `self` (for totals).
@@ -135,6 +165,9 @@ impl StepStats {
             *self.ok_classes.entry(k.clone()).or_default() += v;
         }
         self.dropped += other.dropped;
+        self.messages += other.messages;
+        self.stream_time += other.stream_time;
+        self.streams += other.streams;
         for (k, v) in &other.expected_errors {
             *self.expected_errors.entry(k.clone()).or_default() += v;
         }
@@ -442,6 +475,7 @@ mod tests {
             Outcome {
                 class: "http:200".into(),
                 success: true,
+                stream: None,
             },
             &expect,
             Some("a"),
@@ -453,6 +487,7 @@ mod tests {
             Outcome {
                 class: "http:404".into(),
                 success: false,
+                stream: None,
             },
             &expect,
             Some("b"),
@@ -464,6 +499,7 @@ mod tests {
             Outcome {
                 class: "http:500".into(),
                 success: false,
+                stream: None,
             },
             &expect,
             Some("c"),

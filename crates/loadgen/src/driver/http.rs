@@ -85,6 +85,7 @@ fn outcome(class: impl Into<Cow<'static, str>>, success: bool) -> Outcome {
     Outcome {
         class: class.into(),
         success,
+        stream: None,
     }
 }
 

@@ -97,10 +97,12 @@ impl RedisDriver {
             Ok(class) => Outcome {
                 class: format!("redis:{class}").into(),
                 success: true,
+                stream: None,
             },
             Err(e) => Outcome {
                 class: format!("redis:{}", error_class(&e)).into(),
                 success: false,
+                stream: None,
             },
         }
     }

@@ -15,7 +15,7 @@ use tokio::task::LocalSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Plan, arrival_rng, pick};
+use super::{Plan, arrival_rng, latencies, pick};
 use crate::driver::{Drivers, TraceParent};
 use crate::stats::{LocalRecorder, Recorder};
 
@@ -147,10 +147,11 @@ impl Shared {
                 .call(&s.request, &mut rng, traceparent.as_str())
                 .await;
             let done = Instant::now();
+            let (latency, _) = latencies(&outcome, sent, sent, done);
             local.borrow_mut().record(
                 step,
                 done - self.start,
-                done - sent,
+                latency,
                 outcome,
                 &s.expect,
                 s.request.carries_trace().then_some(traceparent.trace_id()),
