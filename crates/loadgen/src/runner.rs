@@ -2,7 +2,7 @@
 //! model (N workers as fast as possible), both feeding the same [`Recorder`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::rng::SplitMix64;
@@ -98,6 +98,10 @@ pub async fn run_with(
     let tracker = TaskTracker::new();
     // Set by closed-model threads that stopped waiting for in-flight requests.
     let gave_up = Arc::new(AtomicBool::new(false));
+    let http_only = plan
+        .steps
+        .iter()
+        .all(|s| matches!(s.request, Request::Http(_)));
     match plan.mode {
         Mode::Open {
             max_in_flight,
@@ -175,7 +179,10 @@ pub async fn run_with(
             }
             drop(tx);
         }
-        Mode::Closed { concurrency } => {
+        // HTTP-only plans run on one thread per core (each worker owns its connections). Other
+        // drivers share clients whose background tasks and sockets belong to the runtime that
+        // created them, so those plans stay on the caller's runtime as tasks.
+        Mode::Closed { concurrency } if http_only => {
             let gave_up = Arc::clone(&gave_up);
             let threads = closed::spawn(plan, drivers, &recorder, start, cancel, concurrency);
             tracker.spawn(async move {
@@ -188,6 +195,39 @@ pub async fn run_with(
                 }
             });
         }
+        Mode::Closed { concurrency } => {
+            let end = start + plan.schedule.duration();
+            let next = Arc::new(AtomicU64::new(0));
+            for _ in 0..concurrency.max(1) {
+                let (recorder, next, cancel) =
+                    (Arc::clone(&recorder), Arc::clone(&next), cancel.clone());
+                let (steps, seed, mut worker) = (plan.steps.clone(), plan.seed, drivers.worker());
+                tracker.spawn(async move {
+                    while Instant::now() < end && !cancel.is_cancelled() {
+                        let mut rng = arrival_rng(seed, next.fetch_add(1, Ordering::Relaxed));
+                        let step = pick(&steps, &mut rng);
+                        recorder.planned(step);
+                        let s = &steps[step];
+                        let traceparent = TraceParent::new(&mut rng);
+                        let sent = Instant::now();
+                        let outcome = worker
+                            .call(&s.request, &mut rng, traceparent.as_str())
+                            .await;
+                        let done = Instant::now();
+                        let (latency, _) = latencies(&outcome, sent, sent, done);
+                        recorder.timeline(done - start, latency);
+                        recorder.record(
+                            step,
+                            latency,
+                            latency,
+                            outcome,
+                            &s.expect,
+                            s.request.carries_trace().then_some(traceparent.trace_id()),
+                        );
+                    }
+                });
+            }
+        }
     }
     tracker.close();
     // In-flight requests get `drain` after the last arrival (open) or after the end (closed).
@@ -195,9 +235,10 @@ pub async fn run_with(
         Mode::Open { .. } => Instant::now() + plan.drain,
         // The threads keep that deadline themselves and then flush what they recorded; this one is
         // a backstop that leaves them time to do so.
-        Mode::Closed { .. } => {
+        Mode::Closed { .. } if http_only => {
             start + plan.schedule.duration() + plan.drain + Duration::from_secs(5)
         }
+        Mode::Closed { .. } => start + plan.schedule.duration() + plan.drain,
     };
     let drained = tokio::select! {
         () = tracker.wait() => !gave_up.load(Ordering::Relaxed),

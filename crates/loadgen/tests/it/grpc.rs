@@ -171,3 +171,33 @@ async fn held_streams_count_messages_and_report_messages_per_second() {
     assert!(report.table().contains("messages on"));
     shutdown.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_closed_model_drives_grpc_too() {
+    let (addr, shutdown) = start_auth().await;
+    let validate = GrpcStep {
+        addr,
+        call: Call::Validate,
+        username: "user-{rand:2:20:4}".into(),
+        password: None,
+        hold: Duration::from_secs(1),
+    };
+    let plan = Plan {
+        schedule: Schedule::constant(1.0, Duration::from_secs(1)),
+        arrivals: Arrivals::Uniform,
+        seed: 9,
+        segment: Segment::WHOLE,
+        mode: Mode::Closed { concurrency: 4 },
+        steps: vec![step("validate", 1, validate, &["OK"])],
+        drain: Duration::from_secs(10),
+    };
+    let r = run(&plan, &Drivers::new().unwrap(), &CancellationToken::new()).await;
+    let s = &r.steps[0];
+    assert!(
+        s.ok > 1,
+        "back to back, far above the nominal 1/s: {}",
+        s.ok
+    );
+    assert_eq!((s.unexpected(), s.ok, r.abandoned), (0, r.planned[0], 0));
+    shutdown.cancel();
+}
