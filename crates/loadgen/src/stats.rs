@@ -9,17 +9,23 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+mod local;
+mod progress;
+
+pub use local::LocalRecorder;
+pub use progress::Progress;
+
 /// Histograms cover 1 µs to 60 s at 3 significant digits (loadgen.md); longer values are clamped.
 const MAX_MICROS: u64 = 60_000_000;
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     // Constant, valid bounds: this cannot fail for any input, so it is an invariant, not an error path.
     #[allow(clippy::expect_used)]
     Histogram::new_with_bounds(1, MAX_MICROS, 3)
         .expect("1 µs..60 s at 3 significant digits is a valid histogram")
 }
 
-fn micros(d: Duration) -> u64 {
+pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros())
         .unwrap_or(u64::MAX)
         .clamp(1, MAX_MICROS)
@@ -106,7 +112,7 @@ impl StepStats {
         self.unexpected_errors.values().sum()
     }
 
-    fn record(
+    pub(crate) fn record(
         &mut self,
         intended: Duration,
         service: Duration,
@@ -285,28 +291,6 @@ impl Recorder {
             .collect()
     }
 
-    /// Moves everything a thread recorded on its own into the shared recorder and empties it.
-    pub fn absorb(&self, local: &mut LocalRecorder) {
-        for (shared, mine) in self.planned.iter().zip(&mut local.planned) {
-            shared.fetch_add(std::mem::take(mine), Ordering::Relaxed);
-        }
-        for (shared, mine) in self.steps.iter().zip(&mut local.steps) {
-            if mine.completed() + mine.dropped > 0 {
-                shared
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .merge(mine);
-                mine.reset();
-            }
-        }
-        let mut timeline = self.timeline.lock().unwrap_or_else(PoisonError::into_inner);
-        for (second, h) in std::mem::take(&mut local.timeline) {
-            if let Some(shared) = second_of(&mut timeline, Duration::from_secs(second)) {
-                let _ = shared.add(&h);
-            }
-        }
-    }
-
     /// The per-second histograms recorded so far.
     pub fn timeline_snapshot(&self) -> Vec<Histogram<u64>> {
         self.timeline
@@ -331,55 +315,11 @@ impl Recorder {
     }
 }
 
-/// A cheap view of a run in progress, for the progress bar and the status lines.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Progress {
-    /// Arrivals the schedule assigned so far (sent + dropped).
-    pub planned: u64,
-    pub completed: u64,
-    pub expected_errors: u64,
-    pub unexpected_errors: u64,
-    pub dropped: u64,
-    /// Latency from intended time so far, all steps together.
-    pub p99: Duration,
-    /// How late the generator itself was, p99.
-    pub lateness_p99: Duration,
-}
-
-impl Progress {
-    /// Requests sent and not answered yet (in the closed model: as of the last flush).
-    pub fn in_flight(&self) -> u64 {
-        self.planned
-            .saturating_sub(self.dropped)
-            .saturating_sub(self.completed)
-    }
-}
-
-impl Recorder {
-    /// Totals so far, without cloning every step's histograms.
-    pub fn progress(&self) -> Progress {
-        let mut intended = histogram();
-        let mut p = Progress {
-            planned: self.planned_counts().iter().sum(),
-            ..Progress::default()
-        };
-        for step in &self.steps {
-            let s = step.lock().unwrap_or_else(PoisonError::into_inner);
-            let _ = intended.add(&s.intended);
-            p.completed += s.completed();
-            p.expected_errors += s.expected_errors.values().sum::<u64>();
-            p.unexpected_errors += s.unexpected();
-            p.dropped += s.dropped;
-        }
-        p.p99 = Duration::from_micros(intended.value_at_quantile(0.99));
-        let lateness = self.lateness.lock().unwrap_or_else(PoisonError::into_inner);
-        p.lateness_p99 = Duration::from_micros(lateness.value_at_quantile(0.99));
-        p
-    }
-}
-
 /// The per-second histogram for offset `at`, created (with any gap before it) on first use.
-fn second_of(timeline: &mut Vec<Histogram<u64>>, at: Duration) -> Option<&mut Histogram<u64>> {
+pub(crate) fn second_of(
+    timeline: &mut Vec<Histogram<u64>>,
+    at: Duration,
+) -> Option<&mut Histogram<u64>> {
     let second = usize::try_from(at.as_secs()).unwrap_or(usize::MAX);
     // Bounded by the run's length (plus drain); a bogus offset cannot allocate without limit.
     if second > 7 * 24 * 3600 {
@@ -392,60 +332,9 @@ fn second_of(timeline: &mut Vec<Histogram<u64>>, at: Duration) -> Option<&mut Hi
 }
 
 /// Two significant digits: a long run keeps one small histogram per second, not one per sample.
-fn second_histogram() -> Histogram<u64> {
+pub(crate) fn second_histogram() -> Histogram<u64> {
     #[allow(clippy::expect_used)]
     Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid constant bounds")
-}
-
-/// What one thread records without any lock: the closed model's hot path, where a shared lock per
-/// request would be taken ~100 000 times a second from every core. [`Recorder::absorb`] moves it into
-/// the shared recorder every few hundred milliseconds, so progress lines stay current.
-#[derive(Debug)]
-pub struct LocalRecorder {
-    steps: Vec<StepStats>,
-    /// Arrivals assigned to each step since the last flush.
-    planned: Vec<u64>,
-    /// Per-second latency from intended time since the last absorb, by second of the run.
-    timeline: BTreeMap<u64, Histogram<u64>>,
-}
-
-impl LocalRecorder {
-    pub fn new(steps: usize) -> Self {
-        Self {
-            steps: (0..steps).map(|_| StepStats::default()).collect(),
-            planned: vec![0; steps],
-            timeline: BTreeMap::new(),
-        }
-    }
-
-    /// Counts an arrival assigned to `step`.
-    pub fn planned(&mut self, step: usize) {
-        if let Some(n) = self.planned.get_mut(step) {
-            *n += 1;
-        }
-    }
-
-    /// [`Recorder::record`] plus [`Recorder::timeline`] for a completion `at` this offset from the
-    /// start of the run. Closed model: a request is sent the moment it is meant to be, so `latency`
-    /// is both the latency from intended time and the service time.
-    pub fn record(
-        &mut self,
-        step: usize,
-        at: Duration,
-        latency: Duration,
-        outcome: Outcome,
-        expect: &[String],
-        trace_id: Option<&str>,
-    ) {
-        if let Some(s) = self.steps.get_mut(step) {
-            s.record(latency, latency, outcome, expect, trace_id);
-        }
-        let _ = self
-            .timeline
-            .entry(at.as_secs())
-            .or_insert_with(second_histogram)
-            .record(micros(latency));
-    }
 }
 
 #[cfg(test)]
