@@ -81,6 +81,18 @@ enum Failure {
     Body,
 }
 
+impl Failure {
+    /// Whether a failure on a reused connection may be retried on a fresh one.
+    fn retryable(&self, idempotent: bool) -> bool {
+        match self {
+            Failure::Request(e) if e.is_canceled() => true,
+            Failure::Request(e) => idempotent && (e.is_closed() || e.is_incomplete_message()),
+            Failure::Closed => idempotent,
+            Failure::Url | Failure::Connect | Failure::Body => false,
+        }
+    }
+}
+
 fn outcome(class: impl Into<Cow<'static, str>>, success: bool) -> Outcome {
     Outcome {
         class: class.into(),
@@ -128,6 +140,7 @@ impl Connections {
             return Err(Failure::Url);
         };
         let method = Method::from_bytes(step.method.as_bytes()).unwrap_or(Method::GET);
+        let idempotent = method.is_idempotent();
         let path = uri
             .path_and_query()
             .cloned()
@@ -159,15 +172,9 @@ impl Connections {
         let status = match exchange(&mut conn, build()).await {
             Ok(status) => status,
             // A keep-alive connection the server closed while it sat idle: retry once on a new
-            // one, as browsers and pooled clients do; the server never saw the first attempt.
-            Err(Failure::Closed) if conn.reused => {
-                conn = connect(authority).await?;
-                exchange(&mut conn, build()).await?
-            }
-            Err(Failure::Request(e))
-                if conn.reused
-                    && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) =>
-            {
+            // one, as pooled clients do. Safe when the request was never written (`canceled`); when
+            // it may have been, only for idempotent methods — a POST is never sent twice.
+            Err(e) if conn.reused && e.retryable(idempotent) => {
                 conn = connect(authority).await?;
                 exchange(&mut conn, build()).await?
             }
