@@ -11,20 +11,21 @@ secs=${1:-30}
 for tool in oha /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "$tool not found (oha: cargo install oha --locked; time: apt-get install time)" >&2; exit 1; }
 done
+bin=${CARGO_TARGET_DIR:-target}/release   # where cargo puts the release binaries
 cargo build --release -q -p catalog --bin catalog -p loadgen --bin loadgen --example stall_server
 out=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$out"' EXIT
-RATE_LIMIT_PER_SECOND=0 RUST_LOG=warn LISTEN_ADDR=127.0.0.1:18281 target/release/catalog >/dev/null & pids+=($!)
-LISTEN_ADDR=127.0.0.1:18299 target/release/examples/stall_server >/dev/null & pids+=($!)
+RATE_LIMIT_PER_SECOND=0 RUST_LOG=warn LISTEN_ADDR=127.0.0.1:18281 "$bin"/catalog >/dev/null & pids+=($!)
+LISTEN_ADDR=127.0.0.1:18299 "$bin"/examples/stall_server >/dev/null & pids+=($!)
 for url in http://127.0.0.1:18281/products/42 http://127.0.0.1:18299/; do
   for _ in $(seq 100); do curl -sf "$url" >/dev/null && break; sleep 0.1; done
 done
-lg() { LOG_FORMAT=json RUST_LOG=warn target/release/loadgen "$@"; }
+lg() { LOG_FORMAT=json RUST_LOG=warn "$bin"/loadgen "$@"; }
 field() { python3 -c "import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))" "$@"; }
 
 echo "## (a) accuracy: open model, 5 000 req/s for ${secs} s against catalog"
-/usr/bin/time -v -o "$out/time.txt" target/release/loadgen http --url 'http://127.0.0.1:18281/products/{rand:1:1000}' \
+/usr/bin/time -v -o "$out/time.txt" "$bin"/loadgen http --url 'http://127.0.0.1:18281/products/{rand:1:1000}' \
   --rate 5000 --duration "${secs}s" --out "$out/a.json" >/dev/null 2>&1 || true
 planned=$(field "$out/a.json" "r['total']['planned']")
 done_=$(field "$out/a.json" "r['total']['completed']")
@@ -41,7 +42,7 @@ echo "| round | loadgen req/s | oha req/s | ratio | loadgen CPU/req | oha CPU/re
 echo "|---|---|---|---|---|---|"
 ratios=()
 for r in $(seq "$rounds"); do
-  /usr/bin/time -f "%U %S" -o "$out/tb" env LOG_FORMAT=json RUST_LOG=warn target/release/loadgen http \
+  /usr/bin/time -f "%U %S" -o "$out/tb" env LOG_FORMAT=json RUST_LOG=warn "$bin"/loadgen http \
     --url http://127.0.0.1:18281/products/42 --concurrency 64 --duration 5s --out "$out/b.json" >/dev/null
   /usr/bin/time -f "%U %S" -o "$out/to" oha -z 5s -c 64 --no-tui --output-format json \
     http://127.0.0.1:18281/products/42 >"$out/oha-b.json" 2>/dev/null
