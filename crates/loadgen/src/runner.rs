@@ -243,7 +243,12 @@ pub async fn run_with(
     let drained = tokio::select! {
         () = tracker.wait() => !gave_up.load(Ordering::Relaxed),
         () = tokio::time::sleep_until(deadline) => false,
-        () = cancel.cancelled() => false,
+        () = cancel.cancelled() => {
+            // Closed-model threads stop on the same token and then flush what they recorded since
+            // their last flush; give them a moment so an interrupted report is complete.
+            let _ = tokio::time::timeout(Duration::from_secs(1), tracker.wait()).await;
+            false
+        }
     };
     let elapsed = start.elapsed();
     let (steps, lateness) = recorder.snapshot();
