@@ -41,7 +41,7 @@ fn get() -> String {
 
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
-/// A whole request — connect, send, the full response body — must finish within this.
+/// By default a whole request — connect, send, the full response body — must finish within this.
 pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One open connection and the future that drives it.
@@ -57,9 +57,19 @@ struct Conn {
 }
 
 /// A worker's HTTP connections, one per target authority (a scenario usually has one to four).
-#[derive(Default)]
 pub struct Connections {
     open: Vec<Conn>,
+    timeout: Duration,
+}
+
+impl Connections {
+    /// No connection yet; each request (connect included) must complete within `timeout`.
+    pub fn new(timeout: Duration) -> Self {
+        Self {
+            open: Vec::new(),
+            timeout,
+        }
+    }
 }
 
 impl fmt::Debug for Connections {
@@ -110,7 +120,7 @@ impl Connections {
     ) -> Outcome {
         let url = super::fill(&step.url, rng);
         let body = step.body.as_ref().map(|b| super::fill(b, rng));
-        match tokio::time::timeout(TIMEOUT, self.send(step, url, body, traceparent)).await {
+        match tokio::time::timeout(self.timeout, self.send(step, url, body, traceparent)).await {
             Ok(Ok(status)) => outcome(status_class(status), status.is_success()),
             Ok(Err(Failure::Url)) => outcome("io:url", false),
             Ok(Err(Failure::Connect)) => outcome("io:connect", false),

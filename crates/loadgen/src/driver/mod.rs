@@ -9,6 +9,7 @@ pub mod sql;
 
 use std::fmt::{self, Write as _};
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::rng::SplitMix64;
 
@@ -39,6 +40,7 @@ impl Request {
 /// The clients, created once per run and shared by every in-flight request.
 #[derive(Debug, Clone)]
 pub struct Drivers {
+    http_timeout: Duration,
     grpc: Arc<grpc::GrpcDriver>,
     redis: Arc<redis::RedisDriver>,
     sql: Arc<sql::SqlDriver>,
@@ -48,6 +50,7 @@ pub struct Drivers {
 impl Drivers {
     pub fn new() -> anyhow::Result<Self> {
         Ok(Self {
+            http_timeout: http::TIMEOUT,
             grpc: Arc::new(grpc::GrpcDriver::default()),
             redis: Arc::new(redis::RedisDriver::default()),
             sql: Arc::new(sql::SqlDriver::default()),
@@ -55,12 +58,20 @@ impl Drivers {
         })
     }
 
+    /// Sets how long one HTTP request may take, connect included (default 60 s); a request that
+    /// takes longer is an `io:timeout` and its connection is closed.
+    #[must_use]
+    pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
     /// The clients for one sender (a runner worker): the shared drivers plus its own HTTP
     /// connections.
     pub fn worker(&self) -> Worker {
         Worker {
             drivers: self.clone(),
-            http: http::Connections::default(),
+            http: http::Connections::new(self.http_timeout),
         }
     }
 }

@@ -205,3 +205,35 @@ async fn a_keep_alive_connection_dropped_while_idle_is_retried_once() {
     );
     assert_eq!(served.load(Ordering::SeqCst), 100);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_timeout_is_io_timeout_and_the_next_uses_a_new_connection() {
+    // The support server stalls its first /stall request for 1 s; the rest answer at once.
+    let (addr, seen) = crate::support::start().await;
+    let step = HttpStep {
+        method: "GET".into(),
+        url: format!("http://{addr}/stall"),
+        body: None,
+    };
+    let one_worker = Mode::Open {
+        max_in_flight: 1000,
+        workers: 1,
+    };
+    let drivers = Drivers::new()
+        .unwrap()
+        .with_http_timeout(Duration::from_millis(500));
+    let r = run(
+        &plan(one_worker, step, "2xx"),
+        &drivers,
+        &CancellationToken::new(),
+    )
+    .await;
+    let s = &r.steps[0];
+    assert_eq!(
+        s.unexpected_errors,
+        [("io:timeout".to_owned(), 1)].into(),
+        "only the stalled request"
+    );
+    assert_eq!((s.ok, r.planned[0]), (99, 100));
+    assert_eq!(seen.requests.load(Ordering::SeqCst), 100);
+}
