@@ -96,6 +96,9 @@ pub struct RunOpts {
     /// Write latency over time and the percentile curve here (SVG).
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// How often the status line is logged when stderr is not a terminal (on a terminal: a bar).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub progress_every: Duration,
     #[command(flatten)]
     pub targets: Targets,
 }
@@ -161,6 +164,7 @@ pub struct Prepared {
     pub thresholds: Vec<String>,
     pub out: Option<PathBuf>,
     pub plot: Option<PathBuf>,
+    pub progress_every: Duration,
 }
 
 impl Command {
@@ -221,6 +225,7 @@ impl Command {
             thresholds,
             out: opts.out,
             plot: opts.plot,
+            progress_every: opts.progress_every,
         })
     }
 }

@@ -7,6 +7,11 @@ use anyhow::Context;
 use clap::Parser;
 use loadgen::{cli, driver, report, run_cli};
 
+// jemalloc, as oha uses: the closed model allocates a little per request on several threads, and
+// glibc's arenas showed up as lock contention in the profile (see docs/benchmarks.md, loadgen).
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Humans get pretty progress lines; pods set LOG_FORMAT=json like every other MOP binary.
@@ -19,7 +24,13 @@ async fn main() -> anyhow::Result<()> {
     let prepared = cli::Cli::parse().command.prepare()?;
     let cancel = common::shutdown::on_signal().context("installing signal handlers")?;
     let drivers = driver::Drivers::new()?;
-    let report: report::Report = run_cli::run(&prepared, &drivers, Arc::new(cancel)).await?;
+    let report: report::Report = run_cli::run(
+        &prepared,
+        &drivers,
+        Arc::new(cancel),
+        run_cli::Live::detect(),
+    )
+    .await?;
     #[allow(clippy::print_stdout)]
     {
         print!("{}", report.table());

@@ -70,6 +70,24 @@ pub struct StepReport {
     /// HDR histograms (V2 + deflate, base64) in microseconds, for comparing runs.
     pub histogram_intended: String,
     pub histogram_send: String,
+    /// Only for steps that hold streams (gRPC `stream`): what the streams delivered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<StreamReport>,
+}
+
+/// Messages received on a step's held streams.
+#[derive(Debug, Clone, Serialize)]
+pub struct StreamReport {
+    /// Streams opened and held.
+    pub streams: u64,
+    /// Messages received on all of them.
+    pub messages: u64,
+    /// Messages ÷ the run's elapsed time: the delivery rate of all the step's streams together.
+    pub messages_per_s: f64,
+    /// Messages ÷ the total time the streams were held: what one subscriber receives per second.
+    pub messages_per_stream_s: f64,
+    /// Total time the streams were held, summed over streams.
+    pub held_s: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,6 +188,18 @@ fn step_report(name: &str, s: &StepStats, planned: u64, elapsed: Duration) -> St
             .collect(),
         histogram_intended: encode(&s.intended),
         histogram_send: encode(&s.service),
+        stream: (s.streams > 0).then(|| {
+            let held = s.stream_time.as_secs_f64();
+            #[allow(clippy::cast_precision_loss)]
+            let messages = s.messages as f64;
+            StreamReport {
+                streams: s.streams,
+                messages: s.messages,
+                messages_per_s: messages / secs,
+                messages_per_stream_s: if held > 0.0 { messages / held } else { 0.0 },
+                held_s: held,
+            }
+        }),
     }
 }
 
@@ -297,6 +327,13 @@ impl Report {
                 for (class, n) in errors {
                     let _ = writeln!(out, "  {}: {kind} {class} × {n}", s.name);
                 }
+            }
+            if let Some(st) = &s.stream {
+                let _ = writeln!(
+                    out,
+                    "  {}: {} messages on {} held streams, {:.1}/s ({:.1}/s per stream)",
+                    s.name, st.messages, st.streams, st.messages_per_s, st.messages_per_stream_s
+                );
             }
             if let Some(slow) = s.slowest.first() {
                 let _ = writeln!(

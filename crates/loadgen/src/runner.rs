@@ -2,7 +2,7 @@
 //! model (N workers as fast as possible), both feeding the same [`Recorder`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::rng::SplitMix64;
@@ -11,9 +11,11 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::driver::{self, Drivers, Request};
+mod closed;
+
+use crate::driver::{Drivers, Request, TraceParent};
 use crate::schedule::{Arrivals, Schedule, Segment};
-use crate::stats::{Recorder, StepStats};
+use crate::stats::{Outcome, Recorder, StepStats};
 
 /// One weighted step of a scenario.
 #[derive(Debug, Clone)]
@@ -92,10 +94,14 @@ pub async fn run_with(
     recorder: Arc<Recorder>,
     cancel: &CancellationToken,
 ) -> RunResult {
-    let planned: Arc<Vec<AtomicU64>> =
-        Arc::new(plan.steps.iter().map(|_| AtomicU64::new(0)).collect());
     let start = Instant::now();
     let tracker = TaskTracker::new();
+    // Set by closed-model threads that stopped waiting for in-flight requests.
+    let gave_up = Arc::new(AtomicBool::new(false));
+    let http_only = plan
+        .steps
+        .iter()
+        .all(|s| matches!(s.request, Request::Http(_)));
     match plan.mode {
         Mode::Open {
             max_in_flight,
@@ -112,6 +118,7 @@ pub async fn run_with(
                     (Arc::clone(&rx), Arc::clone(&recorder), drivers.clone());
                 let steps = plan.steps.clone();
                 tracker.spawn(async move {
+                    let mut worker = drivers.worker();
                     loop {
                         let next = rx.lock().await.recv().await;
                         let Some(Arrival {
@@ -123,18 +130,21 @@ pub async fn run_with(
                             break;
                         };
                         let s = &steps[step];
-                        let (traceparent, trace_id) = driver::traceparent(&mut rng);
+                        let traceparent = TraceParent::new(&mut rng);
                         let sent = Instant::now();
-                        let outcome = drivers.call(&s.request, &mut rng, &traceparent).await;
+                        let outcome = worker
+                            .call(&s.request, &mut rng, traceparent.as_str())
+                            .await;
                         let done = Instant::now();
-                        recorder.timeline(done - start, done - intended);
+                        let (from_intended, from_send) = latencies(&outcome, intended, sent, done);
+                        recorder.timeline(done - start, from_intended);
                         recorder.record(
                             step,
-                            done - intended,
-                            done - sent,
+                            from_intended,
+                            from_send,
                             outcome,
                             &s.expect,
-                            s.request.carries_trace().then_some(trace_id.as_str()),
+                            s.request.carries_trace().then_some(traceparent.trace_id()),
                         );
                     }
                 });
@@ -154,7 +164,7 @@ pub async fn run_with(
                 }
                 let mut rng = arrival_rng(plan.seed, j as u64);
                 let step = pick(&plan.steps, &mut rng);
-                planned[step].fetch_add(1, Ordering::Relaxed);
+                recorder.planned(step);
                 recorder.lateness(Instant::now().saturating_duration_since(intended));
                 if tx
                     .try_send(Arrival {
@@ -169,40 +179,50 @@ pub async fn run_with(
             }
             drop(tx);
         }
+        // HTTP-only plans run on one thread per core (each worker owns its connections). Other
+        // drivers share clients whose background tasks and sockets belong to the runtime that
+        // created them, so those plans stay on the caller's runtime as tasks.
+        Mode::Closed { concurrency } if http_only => {
+            let gave_up = Arc::clone(&gave_up);
+            let threads = closed::spawn(plan, drivers, &recorder, start, cancel, concurrency);
+            tracker.spawn(async move {
+                let mut all = true;
+                for t in threads {
+                    all &= t.await.unwrap_or(false);
+                }
+                if !all {
+                    gave_up.store(true, Ordering::Relaxed);
+                }
+            });
+        }
         Mode::Closed { concurrency } => {
             let end = start + plan.schedule.duration();
             let next = Arc::new(AtomicU64::new(0));
             for _ in 0..concurrency.max(1) {
-                let (recorder, drivers, next, planned) = (
-                    Arc::clone(&recorder),
-                    drivers.clone(),
-                    Arc::clone(&next),
-                    Arc::clone(&planned),
-                );
-                let (steps, seed, cancel) = (plan.steps.clone(), plan.seed, cancel.clone());
+                let (recorder, next, cancel) =
+                    (Arc::clone(&recorder), Arc::clone(&next), cancel.clone());
+                let (steps, seed, mut worker) = (plan.steps.clone(), plan.seed, drivers.worker());
                 tracker.spawn(async move {
                     while Instant::now() < end && !cancel.is_cancelled() {
-                        let j = next.fetch_add(1, Ordering::Relaxed);
-                        let mut rng = arrival_rng(seed, j);
+                        let mut rng = arrival_rng(seed, next.fetch_add(1, Ordering::Relaxed));
                         let step = pick(&steps, &mut rng);
-                        planned[step].fetch_add(1, Ordering::Relaxed);
-                        let (traceparent, trace_id) = driver::traceparent(&mut rng);
+                        recorder.planned(step);
+                        let s = &steps[step];
+                        let traceparent = TraceParent::new(&mut rng);
                         let sent = Instant::now();
-                        let outcome = drivers
-                            .call(&steps[step].request, &mut rng, &traceparent)
+                        let outcome = worker
+                            .call(&s.request, &mut rng, traceparent.as_str())
                             .await;
-                        let took = sent.elapsed();
-                        recorder.timeline(start.elapsed(), took);
+                        let done = Instant::now();
+                        let (latency, _) = latencies(&outcome, sent, sent, done);
+                        recorder.timeline(done - start, latency);
                         recorder.record(
                             step,
-                            took,
-                            took,
+                            latency,
+                            latency,
                             outcome,
-                            &steps[step].expect,
-                            steps[step]
-                                .request
-                                .carries_trace()
-                                .then_some(trace_id.as_str()),
+                            &s.expect,
+                            s.request.carries_trace().then_some(traceparent.trace_id()),
                         );
                     }
                 });
@@ -210,14 +230,30 @@ pub async fn run_with(
         }
     }
     tracker.close();
+    // In-flight requests get `drain` after the last arrival (open) or after the end (closed).
+    let deadline = match plan.mode {
+        Mode::Open { .. } => Instant::now() + plan.drain,
+        // The threads keep that deadline themselves and then flush what they recorded; this one is
+        // a backstop that leaves them time to do so.
+        Mode::Closed { .. } if http_only => {
+            start + plan.schedule.duration() + plan.drain + Duration::from_secs(5)
+        }
+        Mode::Closed { .. } => start + plan.schedule.duration() + plan.drain,
+    };
     let drained = tokio::select! {
-        () = tracker.wait() => true,
-        () = tokio::time::sleep(plan.drain) => false,
-        () = cancel.cancelled() => false,
+        () = tracker.wait() => !gave_up.load(Ordering::Relaxed),
+        () = tokio::time::sleep_until(deadline) => false,
+        () = cancel.cancelled() => {
+            // Closed-model threads stop on the same token and then flush what they recorded since
+            // their last flush; give them a moment so an interrupted report is complete.
+            let _ = tokio::time::timeout(Duration::from_secs(1), tracker.wait()).await;
+            false
+        }
     };
     let elapsed = start.elapsed();
     let (steps, lateness) = recorder.snapshot();
-    let sent: u64 = planned.iter().map(|p| p.load(Ordering::Relaxed)).sum();
+    let planned = recorder.planned_counts();
+    let sent: u64 = planned.iter().sum();
     let recorded: u64 = steps.iter().map(|s| s.completed() + s.dropped).sum();
     let abandoned = if drained {
         0
@@ -227,11 +263,30 @@ pub async fn run_with(
     RunResult {
         timeline: recorder.timeline_snapshot(),
         steps,
-        planned: planned.iter().map(|p| p.load(Ordering::Relaxed)).collect(),
+        planned,
         lateness,
         elapsed,
         abandoned,
     }
+}
+
+/// Latency from intended time and from send time for an arrival meant at `intended`, sent at `sent`
+/// and done at `done`. A held stream is done when its hold ends, but what a subscriber waits for is
+/// its first message, so that is its latency.
+fn latencies(
+    outcome: &Outcome,
+    intended: Instant,
+    sent: Instant,
+    done: Instant,
+) -> (Duration, Duration) {
+    let from_send = outcome
+        .stream
+        .and_then(|s| s.first)
+        .map_or(done - sent, |first| first.min(done - sent));
+    (
+        sent.saturating_duration_since(intended) + from_send,
+        from_send,
+    )
 }
 
 /// Each arrival has its own generator derived from the seed and its index, so the request it sends
@@ -253,4 +308,42 @@ fn pick(steps: &[Step], rng: &mut SplitMix64) -> usize {
         ticket -= w;
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::StreamStats;
+
+    #[test]
+    fn a_held_streams_latency_is_its_first_message_not_its_hold() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let (intended, sent, done) = (t0, t0 + ms(5), t0 + ms(1_005));
+        let mut outcome = Outcome {
+            class: "grpc:OK".into(),
+            success: true,
+            stream: None,
+        };
+        assert_eq!(
+            latencies(&outcome, intended, sent, done),
+            (ms(1_005), ms(1_000))
+        );
+        outcome.stream = Some(StreamStats {
+            first: Some(ms(30)),
+            messages: 7,
+            held: ms(1_000),
+        });
+        assert_eq!(latencies(&outcome, intended, sent, done), (ms(35), ms(30)));
+        // No message during the hold: the whole hold was the wait.
+        outcome.stream = Some(StreamStats {
+            first: None,
+            messages: 0,
+            held: ms(1_000),
+        });
+        assert_eq!(
+            latencies(&outcome, intended, sent, done),
+            (ms(1_005), ms(1_000))
+        );
+    }
 }

@@ -1,23 +1,31 @@
 //! Recording results without storing samples: HDR histograms per step (intended-time latency,
 //! service time) plus outcome counts, and the generator's own lateness.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
+mod local;
+mod progress;
+
+pub use local::LocalRecorder;
+pub use progress::Progress;
+
 /// Histograms cover 1 µs to 60 s at 3 significant digits (loadgen.md); longer values are clamped.
 const MAX_MICROS: u64 = 60_000_000;
 
-fn histogram() -> Histogram<u64> {
+pub(crate) fn histogram() -> Histogram<u64> {
     // Constant, valid bounds: this cannot fail for any input, so it is an invariant, not an error path.
     #[allow(clippy::expect_used)]
     Histogram::new_with_bounds(1, MAX_MICROS, 3)
         .expect("1 µs..60 s at 3 significant digits is a valid histogram")
 }
 
-fn micros(d: Duration) -> u64 {
+pub(crate) fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros())
         .unwrap_or(u64::MAX)
         .clamp(1, MAX_MICROS)
@@ -26,10 +34,25 @@ fn micros(d: Duration) -> u64 {
 /// How one request ended, from the step's point of view.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// The class, e.g. `http:200`, `http:404`, `grpc:UNAUTHENTICATED`, `io:connect`.
-    pub class: String,
+    /// The class, e.g. `http:200`, `http:404`, `grpc:UNAUTHENTICATED`, `io:connect` (borrowed for
+    /// the common ones, so the hot path does not allocate a string per request).
+    pub class: Cow<'static, str>,
     /// Whether the class counts as success (2xx, gRPC OK) before `expect` is applied.
     pub success: bool,
+    /// For a held stream (gRPC `StreamEvents`): what it delivered.
+    pub stream: Option<StreamStats>,
+}
+
+/// What one held stream delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StreamStats {
+    /// From the start of the call (login, open) to the first message; `None` if none came during
+    /// the hold. This — not the hold — is the request's latency.
+    pub first: Option<Duration>,
+    /// Messages received while the stream was held.
+    pub messages: u64,
+    /// How long the stream was held open.
+    pub held: Duration,
 }
 
 /// Everything recorded for one step.
@@ -50,6 +73,11 @@ pub struct StepStats {
     pub dropped: u64,
     /// The slowest requests (by intended latency) with their trace ids, slowest first.
     pub slowest: Vec<(Duration, String)>,
+    /// Held streams: messages received, and total time held (summed over streams).
+    pub messages: u64,
+    pub stream_time: Duration,
+    /// Whether any request of this step was a held stream (so the report shows stream figures).
+    pub streams: u64,
 }
 
 impl Default for StepStats {
@@ -63,6 +91,9 @@ impl Default for StepStats {
             unexpected_errors: BTreeMap::new(),
             dropped: 0,
             slowest: Vec::new(),
+            messages: 0,
+            stream_time: Duration::ZERO,
+            streams: 0,
         }
     }
 }
@@ -81,7 +112,7 @@ impl StepStats {
         self.unexpected_errors.values().sum()
     }
 
-    fn record(
+    pub(crate) fn record(
         &mut self,
         intended: Duration,
         service: Duration,
@@ -91,14 +122,19 @@ impl StepStats {
     ) {
         let _ = self.intended.record(micros(intended));
         let _ = self.service.record(micros(service));
+        if let Some(stream) = outcome.stream {
+            self.streams += 1;
+            self.messages += stream.messages;
+            self.stream_time += stream.held;
+        }
         let expected = expect.iter().any(|e| class_matches(e, &outcome.class));
         match (expected, outcome.success) {
             (true, true) => {
                 self.ok += 1;
-                *self.ok_classes.entry(outcome.class).or_default() += 1;
+                count(&mut self.ok_classes, outcome.class);
             }
-            (true, false) => *self.expected_errors.entry(outcome.class).or_default() += 1,
-            (false, _) => *self.unexpected_errors.entry(outcome.class).or_default() += 1,
+            (true, false) => count(&mut self.expected_errors, outcome.class),
+            (false, _) => count(&mut self.unexpected_errors, outcome.class),
         }
         if let Some(trace_id) = trace_id {
             let slow_enough = self.slowest.len() < SLOWEST_KEPT
@@ -111,6 +147,21 @@ impl StepStats {
         }
     }
 
+    /// Back to empty, keeping the histograms' memory (a flush must not allocate 2 × 136 KiB).
+    pub fn reset(&mut self) {
+        self.intended.reset();
+        self.service.reset();
+        self.ok = 0;
+        self.ok_classes.clear();
+        self.expected_errors.clear();
+        self.unexpected_errors.clear();
+        self.dropped = 0;
+        self.slowest.clear();
+        self.messages = 0;
+        self.stream_time = Duration::ZERO;
+        self.streams = 0;
+    }
+
     /// Adds `other` into `self` (for totals).
     pub fn merge(&mut self, other: &StepStats) {
         let _ = self.intended.add(&other.intended);
@@ -120,6 +171,9 @@ impl StepStats {
             *self.ok_classes.entry(k.clone()).or_default() += v;
         }
         self.dropped += other.dropped;
+        self.messages += other.messages;
+        self.stream_time += other.stream_time;
+        self.streams += other.streams;
         for (k, v) in &other.expected_errors {
             *self.expected_errors.entry(k.clone()).or_default() += v;
         }
@@ -129,6 +183,16 @@ impl StepStats {
         self.slowest.extend(other.slowest.iter().cloned());
         self.slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
         self.slowest.truncate(SLOWEST_KEPT);
+    }
+}
+
+/// Counts one `class`, allocating its key only the first time it is seen.
+fn count(counts: &mut BTreeMap<String, u64>, class: Cow<'static, str>) {
+    match counts.get_mut(class.as_ref()) {
+        Some(n) => *n += 1,
+        None => {
+            counts.insert(class.into_owned(), 1);
+        }
     }
 }
 
@@ -153,6 +217,8 @@ pub fn class_matches(expect: &str, class: &str) -> bool {
 #[derive(Debug)]
 pub struct Recorder {
     steps: Vec<Mutex<StepStats>>,
+    /// Arrivals assigned to each step (sent + dropped).
+    planned: Vec<AtomicU64>,
     lateness: Mutex<Histogram<u64>>,
     /// Latency from intended time per second of the run (all steps), for the latency-over-time plot.
     /// Two significant digits: a long run keeps one small histogram per second, not one per sample.
@@ -165,6 +231,7 @@ impl Recorder {
             steps: (0..steps)
                 .map(|_| Mutex::new(StepStats::default()))
                 .collect(),
+            planned: (0..steps).map(|_| AtomicU64::new(0)).collect(),
             lateness: Mutex::new(histogram()),
             timeline: Mutex::new(Vec::new()),
         }
@@ -203,18 +270,25 @@ impl Recorder {
 
     /// Adds a completion `at` this offset from the start of the run to the per-second timeline.
     pub fn timeline(&self, at: Duration, intended: Duration) {
-        let second = usize::try_from(at.as_secs()).unwrap_or(usize::MAX);
         let mut timeline = self.timeline.lock().unwrap_or_else(PoisonError::into_inner);
-        // Bounded by the run's length (plus drain); a bogus offset cannot allocate without limit.
-        if second > 7 * 24 * 3600 {
-            return;
+        if let Some(h) = second_of(&mut timeline, at) {
+            let _ = h.record(micros(intended));
         }
-        while timeline.len() <= second {
-            #[allow(clippy::expect_used)]
-            timeline
-                .push(Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid constant bounds"));
+    }
+
+    /// Counts an arrival the schedule assigned to `step` (whether it is then sent or dropped).
+    pub fn planned(&self, step: usize) {
+        if let Some(n) = self.planned.get(step) {
+            n.fetch_add(1, Ordering::Relaxed);
         }
-        let _ = timeline[second].record(micros(intended));
+    }
+
+    /// Arrivals assigned to each step so far.
+    pub fn planned_counts(&self) -> Vec<u64> {
+        self.planned
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// The per-second histograms recorded so far.
@@ -239,6 +313,28 @@ impl Recorder {
                 .clone(),
         )
     }
+}
+
+/// The per-second histogram for offset `at`, created (with any gap before it) on first use.
+pub(crate) fn second_of(
+    timeline: &mut Vec<Histogram<u64>>,
+    at: Duration,
+) -> Option<&mut Histogram<u64>> {
+    let second = usize::try_from(at.as_secs()).unwrap_or(usize::MAX);
+    // Bounded by the run's length (plus drain); a bogus offset cannot allocate without limit.
+    if second > 7 * 24 * 3600 {
+        return None;
+    }
+    while timeline.len() <= second {
+        timeline.push(second_histogram());
+    }
+    timeline.get_mut(second)
+}
+
+/// Two significant digits: a long run keeps one small histogram per second, not one per sample.
+pub(crate) fn second_histogram() -> Histogram<u64> {
+    #[allow(clippy::expect_used)]
+    Histogram::new_with_bounds(1, MAX_MICROS, 2).expect("valid constant bounds")
 }
 
 #[cfg(test)]
@@ -268,6 +364,7 @@ mod tests {
             Outcome {
                 class: "http:200".into(),
                 success: true,
+                stream: None,
             },
             &expect,
             Some("a"),
@@ -279,6 +376,7 @@ mod tests {
             Outcome {
                 class: "http:404".into(),
                 success: false,
+                stream: None,
             },
             &expect,
             Some("b"),
@@ -290,6 +388,7 @@ mod tests {
             Outcome {
                 class: "http:500".into(),
                 success: false,
+                stream: None,
             },
             &expect,
             Some("c"),

@@ -14,11 +14,12 @@ use common::rng::SplitMix64;
 use proto::auth::v1 as pb;
 use proto::auth::v1::auth_service_client::AuthServiceClient;
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
 use tokio_stream::StreamExt;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
-use crate::stats::Outcome;
+use crate::stats::{Outcome, StreamStats};
 
 /// Which RPC a step calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +29,8 @@ pub enum Call {
     Validate,
     Refresh,
     Logout,
-    /// `StreamEvents` as the given (admin) user, held open for `hold`; latency = time to first event.
+    /// `StreamEvents` as the given (admin) user, held open for `hold` counting messages; latency = time
+    /// to the first message (or the whole hold if none came).
     Stream,
 }
 
@@ -92,24 +94,32 @@ impl GrpcDriver {
     }
 
     pub async fn call(&self, step: &GrpcStep, rng: &mut SplitMix64, traceparent: &str) -> Outcome {
-        match self.call_inner(step, rng, traceparent).await {
-            Ok(()) => Outcome {
-                class: "grpc:OK".into(),
-                success: true,
-            },
-            Err(status) => Outcome {
-                class: format!("grpc:{}", proto::code_name(status.code())),
-                success: false,
-            },
+        let mut stream = None;
+        let result = self.call_inner(step, rng, traceparent, &mut stream).await;
+        let (class, success) = match result {
+            Ok(()) => ("grpc:OK".into(), true),
+            Err(status) => (
+                format!("grpc:{}", proto::code_name(status.code())).into(),
+                false,
+            ),
+        };
+        Outcome {
+            class,
+            success,
+            stream,
         }
     }
 
+    /// One call; a `stream` call also fills `held` with what its stream delivered (even when it ends
+    /// in an error, the messages before it were received).
     async fn call_inner(
         &self,
         step: &GrpcStep,
         rng: &mut SplitMix64,
         traceparent: &str,
+        held: &mut Option<StreamStats>,
     ) -> Result<(), Status> {
+        let started = Instant::now();
         let mut client = self.client(&step.addr)?;
         match step.call {
             Call::Login => {
@@ -173,17 +183,30 @@ impl GrpcDriver {
                     Some(&admin.access),
                 );
                 let mut stream = client.stream_events(req).await?.into_inner();
-                // Held for `hold`; the first event (or the end of the hold) completes the measurement.
-                match tokio::time::timeout(step.hold, stream.next()).await {
-                    Ok(Some(Err(status))) => return Err(status),
-                    Ok(None) => {
-                        return Err(Status::new(
-                            Code::Unavailable,
-                            "stream ended before any event",
-                        ));
+                // Held for `hold` from the moment it is open, counting every message; the first one
+                // is the latency (what a subscriber waits for), the count gives messages/s.
+                let opened = Instant::now();
+                let until = opened + step.hold;
+                let stats = held.insert(StreamStats::default());
+                let ended = loop {
+                    match tokio::time::timeout_at(until, stream.next()).await {
+                        Ok(Some(Ok(_))) => {
+                            stats.messages += 1;
+                            stats.first.get_or_insert_with(|| started.elapsed());
+                        }
+                        Ok(Some(Err(status))) => break Err(status),
+                        Ok(None) if stats.messages == 0 => {
+                            break Err(Status::new(
+                                Code::Unavailable,
+                                "stream ended before any event",
+                            ));
+                        }
+                        // Ended by the server after some events, or the hold is over.
+                        Ok(None) | Err(_) => break Ok(()),
                     }
-                    Ok(Some(Ok(_))) | Err(_) => {}
-                }
+                };
+                stats.held = opened.elapsed();
+                ended?;
             }
         }
         Ok(())

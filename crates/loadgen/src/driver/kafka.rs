@@ -78,8 +78,9 @@ impl KafkaDriver {
             Ok(p) => p,
             Err(e) => {
                 return Outcome {
-                    class: format!("kafka:{}", class(&e)),
+                    class: format!("kafka:{}", class(&e)).into(),
                     success: false,
+                    stream: None,
                 };
             }
         };
@@ -105,14 +106,17 @@ impl KafkaDriver {
             Ok(_) if poison => Outcome {
                 class: "kafka:POISON".into(),
                 success: true,
+                stream: None,
             },
             Ok(_) => Outcome {
                 class: "kafka:OK".into(),
                 success: true,
+                stream: None,
             },
             Err((e, _)) => Outcome {
-                class: format!("kafka:{}", class(&e)),
+                class: format!("kafka:{}", class(&e)).into(),
                 success: false,
+                stream: None,
             },
         }
     }

@@ -7,8 +7,9 @@ pub mod kafka;
 pub mod redis;
 pub mod sql;
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::rng::SplitMix64;
 
@@ -39,7 +40,7 @@ impl Request {
 /// The clients, created once per run and shared by every in-flight request.
 #[derive(Debug, Clone)]
 pub struct Drivers {
-    http: Arc<http::HttpDriver>,
+    http_timeout: Duration,
     grpc: Arc<grpc::GrpcDriver>,
     redis: Arc<redis::RedisDriver>,
     sql: Arc<sql::SqlDriver>,
@@ -49,7 +50,7 @@ pub struct Drivers {
 impl Drivers {
     pub fn new() -> anyhow::Result<Self> {
         Ok(Self {
-            http: Arc::new(http::HttpDriver::new()?),
+            http_timeout: http::TIMEOUT,
             grpc: Arc::new(grpc::GrpcDriver::default()),
             redis: Arc::new(redis::RedisDriver::default()),
             sql: Arc::new(sql::SqlDriver::default()),
@@ -57,22 +58,50 @@ impl Drivers {
         })
     }
 
+    /// Sets how long one HTTP request may take, connect included (default 60 s); a request that
+    /// takes longer is an `io:timeout` and its connection is closed.
+    #[must_use]
+    pub fn with_http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// The clients for one sender (a runner worker): the shared drivers plus its own HTTP
+    /// connections.
+    pub fn worker(&self) -> Worker {
+        Worker {
+            drivers: self.clone(),
+            http: http::Connections::new(self.http_timeout),
+        }
+    }
+}
+
+/// What one sender calls through. HTTP/1.1 connections are owned here, not pooled: one in-flight
+/// request per connection is HTTP/1.1's rule anyway, and ownership makes a request lock-free.
+#[derive(Debug)]
+pub struct Worker {
+    drivers: Drivers,
+    http: http::Connections,
+}
+
+impl Worker {
     /// Sends one request; `rng` fills the step's templates; `traceparent` is sent where the protocol
     /// carries one.
     pub async fn call(
-        &self,
+        &mut self,
         request: &Request,
         rng: &mut SplitMix64,
         traceparent: &str,
     ) -> Outcome {
+        let d = &self.drivers;
         match request {
             Request::Http(step) => self.http.call(step, rng, traceparent).await,
-            Request::Grpc(step) => self.grpc.call(step, rng, traceparent).await,
+            Request::Grpc(step) => d.grpc.call(step, rng, traceparent).await,
             // RESP has no place for a trace context: OBI's Redis spans are never linked to a trace.
-            Request::Redis(step) => self.redis.call(step, rng).await,
+            Request::Redis(step) => d.redis.call(step, rng).await,
             // Nor does the PostgreSQL protocol.
-            Request::Sql(step) => self.sql.call(step, rng).await,
-            Request::Kafka(step) => self.kafka.call(step, rng, traceparent).await,
+            Request::Sql(step) => d.sql.call(step, rng).await,
+            Request::Kafka(step) => d.kafka.call(step, rng, traceparent).await,
         }
     }
 }
@@ -111,11 +140,40 @@ pub fn fill(template: &str, rng: &mut SplitMix64) -> String {
 }
 
 /// A sampled W3C `traceparent` from the run's generator: OBI reuses it for its server span, so the
-/// report's trace ids open the exact traces in Tempo.
-pub fn traceparent(rng: &mut SplitMix64) -> (String, String) {
-    let trace_id = format!("{:016x}{:016x}", rng.next_u64(), rng.next_u64() | 1);
-    let parent = format!("{:016x}", rng.next_u64() | 1);
-    (format!("00-{trace_id}-{parent}-01"), trace_id)
+/// report's trace ids open the exact traces in Tempo. Built in place (no allocation per request).
+#[derive(Clone, Copy)]
+pub struct TraceParent([u8; 55]);
+
+impl TraceParent {
+    pub fn new(rng: &mut SplitMix64) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = *b"00-00000000000000000000000000000000-0000000000000000-01";
+        let words = [rng.next_u64(), rng.next_u64() | 1, rng.next_u64() | 1];
+        for (w, word) in words.iter().enumerate() {
+            // trace id: bytes 3..35 (two words), parent id: bytes 36..52.
+            let at = if w < 2 { 3 + 16 * w } else { 36 };
+            for (i, slot) in buf[at..at + 16].iter_mut().enumerate() {
+                *slot = HEX[usize::try_from((word >> (60 - 4 * i)) & 0xf).unwrap_or(0)];
+            }
+        }
+        Self(buf)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits and dashes are ever written into the buffer.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The 32 hex digits of the trace id.
+    pub fn trace_id(&self) -> &str {
+        self.as_str().get(3..35).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for TraceParent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]
@@ -139,8 +197,18 @@ mod tests {
     #[test]
     fn traceparents_are_valid_and_sampled() {
         let mut rng = SplitMix64(3);
-        let (tp, id) = traceparent(&mut rng);
-        assert_eq!(common::trace_context::trace_id(&tp), Some(id.as_str()));
-        assert!(tp.ends_with("-01"));
+        let tp = TraceParent::new(&mut rng);
+        assert_eq!(
+            common::trace_context::trace_id(tp.as_str()),
+            Some(tp.trace_id())
+        );
+        assert!(tp.as_str().ends_with("-01"));
+        // The same digits the formatting machinery would write.
+        let mut again = SplitMix64(3);
+        let (hi, lo, parent) = (again.next_u64(), again.next_u64() | 1, again.next_u64() | 1);
+        assert_eq!(
+            tp.as_str(),
+            format!("00-{hi:016x}{lo:016x}-{parent:016x}-01")
+        );
     }
 }

@@ -95,12 +95,14 @@ impl RedisDriver {
     pub async fn call(&self, step: &RedisStep, rng: &mut SplitMix64) -> Outcome {
         match self.call_inner(step, rng).await {
             Ok(class) => Outcome {
-                class: format!("redis:{class}"),
+                class: format!("redis:{class}").into(),
                 success: true,
+                stream: None,
             },
             Err(e) => Outcome {
-                class: format!("redis:{}", error_class(&e)),
+                class: format!("redis:{}", error_class(&e)).into(),
                 success: false,
+                stream: None,
             },
         }
     }

@@ -81,10 +81,12 @@ impl SqlDriver {
             Ok(()) => Outcome {
                 class: "sql:OK".into(),
                 success: true,
+                stream: None,
             },
             Err(e) => Outcome {
-                class: error_class(&e),
+                class: error_class(&e).into(),
                 success: false,
+                stream: None,
             },
         }
     }

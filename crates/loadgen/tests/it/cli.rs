@@ -5,6 +5,7 @@ use std::sync::Arc;
 use clap::Parser;
 use loadgen::cli::Cli;
 use loadgen::driver::Drivers;
+use loadgen::run_cli::Live;
 use tokio_util::sync::CancellationToken;
 
 use crate::support;
@@ -30,12 +31,17 @@ thresholds:
 "#;
 
 async fn run(args: &[&str]) -> loadgen::report::Report {
+    run_live(args, Live::Lines).await
+}
+
+async fn run_live(args: &[&str], live: Live) -> loadgen::report::Report {
     let cli = Cli::try_parse_from(args).unwrap();
     let prepared = cli.command.prepare().unwrap();
     loadgen::run_cli::run(
         &prepared,
         &Drivers::new().unwrap(),
         Arc::new(CancellationToken::new()),
+        live,
     )
     .await
     .unwrap()
@@ -133,4 +139,76 @@ async fn a_breached_threshold_fails_the_report() {
         .unwrap();
     assert!(!unexpected.passed, "500s were not planned: {unexpected:?}");
     assert!(!report.passed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bar_path_runs_to_the_same_report() {
+    let (addr, seen) = support::start().await;
+    let url = format!("http://{addr}/ok");
+    let args = [
+        "loadgen",
+        "http",
+        "--url",
+        &url,
+        "--rate",
+        "50",
+        "--duration",
+        "1s",
+    ];
+    // Under `cargo test` stderr is not a terminal, so indicatif draws nothing; the bar's updates
+    // still run against the live recorder.
+    let report = run_live(&args, Live::Bar).await;
+    assert_eq!(report.total.planned, 50);
+    assert_eq!(report.total.completed, 50);
+    assert_eq!(seen.requests.load(std::sync::atomic::Ordering::SeqCst), 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_terminal_the_binary_logs_plain_progress_lines() {
+    let (addr, _) = support::start().await;
+    let url = format!("http://{addr}/ok");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .args(["http", "--url", &url, "--rate", "40", "--duration", "2s"])
+            .args(["--progress-every", "300ms"])
+            .env("LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let progress: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["message"] == "progress")
+        .collect();
+    assert!(!progress.is_empty(), "{stdout}\n{stderr}");
+    for field in [
+        "completed",
+        "rate",
+        "in_flight",
+        "unexpected",
+        "dropped",
+        "p99_ms",
+    ] {
+        assert!(
+            progress[0].get(field).is_some(),
+            "{field} missing in {}",
+            progress[0]
+        );
+    }
+    // Plain lines only: no carriage returns or escape sequences of a bar anywhere.
+    for text in [&stdout, &stderr] {
+        assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text}");
+    }
+    assert!(
+        stdout.contains("generator lateness"),
+        "the report table follows"
+    );
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod grpc;
+mod http;
 mod kafka;
 mod redis;
 mod runner;

@@ -171,4 +171,43 @@ async fn closed_mode_runs_back_to_back_for_the_duration() {
     assert!(s.ok > 10, "far more than the nominal 1/s: {}", s.ok);
     assert_eq!(s.ok, r.planned[0]);
     assert_eq!(seen.requests.load(Ordering::SeqCst), s.ok);
+    assert_eq!(seen.traceparents.load(Ordering::SeqCst), s.ok);
+    assert_eq!(s.slowest.len(), loadgen::stats::SLOWEST_KEPT);
+    assert_eq!(
+        r.timeline.iter().map(|h| h.len()).sum::<u64>(),
+        s.ok,
+        "every completion is on the timeline"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_closed_run_stops_and_keeps_what_it_recorded() {
+    let (addr, seen) = support::start().await;
+    let mut p = plan(
+        1.0,
+        600,
+        vec![step("ok", 1, format!("http://{addr}/ok"), &["2xx"])],
+        1,
+    );
+    p.mode = Mode::Closed { concurrency: 4 };
+    let cancel = CancellationToken::new();
+    let stop = cancel.clone();
+    // Like Ctrl-C some time into a 10-minute run.
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.cancel();
+    });
+    let r = run(&p, &Drivers::new().unwrap(), &cancel).await;
+    let s = &r.steps[0];
+    assert!(s.ok > 0, "what ran before the cancel is in the result");
+    // The threads flushed at the cancel: every recorded request really reached the server, and at
+    // most the abandoned in-flight ones reached it too.
+    let at_server = seen.requests.load(Ordering::SeqCst);
+    assert!(
+        (s.ok..=s.ok + r.abandoned).contains(&at_server),
+        "server {at_server}, ok {}, abandoned {}",
+        s.ok,
+        r.abandoned
+    );
+    assert_eq!(r.planned[0], s.ok + r.abandoned);
 }
