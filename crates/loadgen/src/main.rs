@@ -24,6 +24,9 @@ async fn main() -> anyhow::Result<()> {
     let prepared = cli::Cli::parse().command.prepare()?;
     let cancel = common::shutdown::on_signal().context("installing signal handlers")?;
     let drivers = driver::Drivers::new()?;
+    drivers
+        .warm_up(prepared.plan.steps.iter().map(|s| &s.request))
+        .await;
     let report: report::Report = run_cli::run(
         &prepared,
         &drivers,

@@ -39,6 +39,9 @@ fn default_customer() -> String {
     "c-{rand:1:10000}".into()
 }
 
+/// librdkafka's delay before an idempotent producer asks for its id (500 ms), plus the request.
+const PRODUCER_ID_DELAY: Duration = Duration::from_millis(600);
+
 #[derive(Default)]
 pub struct KafkaDriver {
     producers: Mutex<HashMap<String, FutureProducer>>,
@@ -71,6 +74,22 @@ impl KafkaDriver {
             .create()?;
         producers.insert(brokers.to_owned(), p.clone());
         Ok(p)
+    }
+
+    /// Creates the producers for `brokers_lists` ahead of the run and gives them the time librdkafka
+    /// takes to obtain an idempotent producer id: it asks only 500 ms after the client is created
+    /// (`rd_kafka_idemp_start(rk, non-immediate)` → a 500 ms timer in `rdkafka_idempotence.c`) and
+    /// holds every record until it has one. Without this the run's first records would report that
+    /// client start-up as half a second of broker latency. A broker that is down costs the same
+    /// 600 ms and nothing else: its records then time out as they would anyway.
+    pub async fn warm_up<'a>(&self, brokers_lists: impl IntoIterator<Item = &'a str>) {
+        let mut created = false;
+        for brokers in brokers_lists {
+            created |= self.producer(brokers).is_ok();
+        }
+        if created {
+            tokio::time::sleep(PRODUCER_ID_DELAY).await;
+        }
     }
 
     pub async fn call(&self, step: &KafkaStep, rng: &mut SplitMix64, traceparent: &str) -> Outcome {

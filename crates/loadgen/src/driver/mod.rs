@@ -66,6 +66,16 @@ impl Drivers {
         self
     }
 
+    /// Starts, before the clock of a run starts, the clients whose start-up would otherwise be
+    /// measured as the first requests' latency (today: Kafka producers; see [`kafka::KafkaDriver::warm_up`]).
+    pub async fn warm_up(&self, requests: impl IntoIterator<Item = &Request>) {
+        let kafka = requests.into_iter().filter_map(|r| match r {
+            Request::Kafka(step) => Some(step.brokers.as_str()),
+            _ => None,
+        });
+        self.kafka.warm_up(kafka).await;
+    }
+
     /// The clients for one sender (a runner worker): the shared drivers plus its own HTTP
     /// connections.
     pub fn worker(&self) -> Worker {
