@@ -176,6 +176,23 @@ async fn broker_outage_means_503_never_202_and_both_binaries_recover() {
     let producer = start_producer(brokers, &prefix).await;
     let notifier = start_consumer(consumer_config(Role::Notifications, brokers, &prefix)).await;
     let before = post_ok(&producer.url, &event("created", "o-1", "c", 1.0)).await;
+    // The consumer must be running — joined, assigned, notifying — before the outage, or the test
+    // races its start-up (seeding, JoinGroup) against the freeze instead of testing recovery: that
+    // race left the group without a working member for over 60 s in 2 of ~26 runs of this binary.
+    let first = before["event_id"].clone();
+    let notified = read_topic(
+        brokers,
+        &format!("{prefix}notifications"),
+        Duration::from_secs(30),
+        move |r| r.iter().any(|n| n.json()["event_id"] == first),
+    )
+    .await;
+    assert!(
+        notified
+            .iter()
+            .any(|n| n.json()["event_id"] == before["event_id"]),
+        "the consumer never notified the first event"
+    );
 
     broker.pause().unwrap();
     let started = std::time::Instant::now();
