@@ -174,11 +174,17 @@ async fn broker_outage_means_503_never_202_and_both_binaries_recover() {
     let brokers = broker.bootstrap();
     let prefix = prefix("outage");
     let producer = start_producer(brokers, &prefix).await;
-    let notifier = start_consumer(consumer_config(Role::Notifications, brokers, &prefix)).await;
+    let mut config = consumer_config(Role::Notifications, brokers, &prefix);
+    // Longer than the freeze plus a heartbeat interval, so the member is not expired meanwhile: this
+    // test is about the producer's 503 and both sides resuming. (With the tests' 6 s session the
+    // consumer did not resume within 60 s after the thaw in 2 of ~34 runs — suspected: the member
+    // expired during the ~3 s freeze plus scheduling delays; a known issue, see docs/events.md.)
+    config.session_timeout = Duration::from_secs(15);
+    let notifier = start_consumer(config).await;
     let before = post_ok(&producer.url, &event("created", "o-1", "c", 1.0)).await;
     // The consumer must be running — joined, assigned, notifying — before the outage, or the test
     // races its start-up (seeding, JoinGroup) against the freeze instead of testing recovery: that
-    // race left the group without a working member for over 60 s in 2 of ~26 runs of this binary.
+    // race is one way the group was left without a working member after the thaw.
     let first = before["event_id"].clone();
     let notified = read_topic(
         brokers,
