@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 mod closed;
 
-use crate::driver::{Drivers, Request, TraceParent};
+use crate::driver::{Drivers, Request, TraceParent, Worker};
 use crate::schedule::{Arrivals, Schedule, Segment};
 use crate::stats::{Outcome, Recorder, StepStats};
 
@@ -130,21 +130,15 @@ pub async fn run_with(
                             break;
                         };
                         let s = &steps[step];
-                        let traceparent = TraceParent::new(&mut rng);
-                        let sent = Instant::now();
-                        let outcome = worker
-                            .call(&s.request, &mut rng, traceparent.as_str())
-                            .await;
-                        let done = Instant::now();
-                        let (from_intended, from_send) = latencies(&outcome, intended, sent, done);
-                        recorder.timeline(done - start, from_intended);
+                        let r = send(&mut worker, s, &mut rng, Some(intended)).await;
+                        recorder.timeline(r.done - start, r.from_intended);
                         recorder.record(
                             step,
-                            from_intended,
-                            from_send,
-                            outcome,
+                            r.from_intended,
+                            r.from_send,
+                            r.outcome,
                             &s.expect,
-                            s.request.carries_trace().then_some(traceparent.trace_id()),
+                            Sent::trace_id(&r.traceparent, s),
                         );
                     }
                 });
@@ -208,21 +202,15 @@ pub async fn run_with(
                         let step = pick(&steps, &mut rng);
                         recorder.planned(step);
                         let s = &steps[step];
-                        let traceparent = TraceParent::new(&mut rng);
-                        let sent = Instant::now();
-                        let outcome = worker
-                            .call(&s.request, &mut rng, traceparent.as_str())
-                            .await;
-                        let done = Instant::now();
-                        let (latency, _) = latencies(&outcome, sent, sent, done);
-                        recorder.timeline(done - start, latency);
+                        let r = send(&mut worker, s, &mut rng, None).await;
+                        recorder.timeline(r.done - start, r.from_send);
                         recorder.record(
                             step,
-                            latency,
-                            latency,
-                            outcome,
+                            r.from_send,
+                            r.from_send,
+                            r.outcome,
                             &s.expect,
-                            s.request.carries_trace().then_some(traceparent.trace_id()),
+                            Sent::trace_id(&r.traceparent, s),
                         );
                     }
                 });
@@ -273,6 +261,50 @@ pub async fn run_with(
 /// Latency from intended time and from send time for an arrival meant at `intended`, sent at `sent`
 /// and done at `done`. A held stream is done when its hold ends, but what a subscriber waits for is
 /// its first message, so that is its latency.
+/// What one request came back with, measured the same way by every worker of either model.
+struct Sent {
+    outcome: Outcome,
+    /// From the schedule's intended time (the headline; equal to `from_send` in the closed model).
+    from_intended: Duration,
+    /// From the actual send (service time).
+    from_send: Duration,
+    done: Instant,
+    traceparent: TraceParent,
+}
+
+impl Sent {
+    /// The trace id to list among the slowest, for protocols that carried it (borrowed from the
+    /// traceparent: the hot path does not allocate for it).
+    fn trace_id<'a>(traceparent: &'a TraceParent, step: &Step) -> Option<&'a str> {
+        step.request
+            .carries_trace()
+            .then_some(traceparent.trace_id())
+    }
+}
+
+/// Sends one arrival of `step` through `worker` with a fresh `traceparent` from `rng`. `intended` is
+/// the schedule's time for it (open model); `None` in the closed model, where a request is due the
+/// moment it is sent.
+async fn send(
+    worker: &mut Worker,
+    step: &Step,
+    rng: &mut SplitMix64,
+    intended: Option<Instant>,
+) -> Sent {
+    let traceparent = TraceParent::new(rng);
+    let sent = Instant::now();
+    let outcome = worker.call(&step.request, rng, traceparent.as_str()).await;
+    let done = Instant::now();
+    let (from_intended, from_send) = latencies(&outcome, intended.unwrap_or(sent), sent, done);
+    Sent {
+        outcome,
+        from_intended,
+        from_send,
+        done,
+        traceparent,
+    }
+}
+
 fn latencies(
     outcome: &Outcome,
     intended: Instant,

@@ -15,8 +15,8 @@ use tokio::task::LocalSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Plan, arrival_rng, latencies, pick};
-use crate::driver::{Drivers, TraceParent};
+use super::{Plan, Sent, arrival_rng, pick, send};
+use crate::driver::Drivers;
 use crate::stats::{LocalRecorder, Recorder};
 
 /// How often each thread moves what it recorded into the shared recorder (for progress lines).
@@ -141,20 +141,14 @@ impl Shared {
             let step = pick(steps, &mut rng);
             local.borrow_mut().planned(step);
             let s = &steps[step];
-            let traceparent = TraceParent::new(&mut rng);
-            let sent = Instant::now();
-            let outcome = worker
-                .call(&s.request, &mut rng, traceparent.as_str())
-                .await;
-            let done = Instant::now();
-            let (latency, _) = latencies(&outcome, sent, sent, done);
+            let r = send(&mut worker, s, &mut rng, None).await;
             local.borrow_mut().record(
                 step,
-                done - self.start,
-                latency,
-                outcome,
+                r.done - self.start,
+                r.from_send,
+                r.outcome,
                 &s.expect,
-                s.request.carries_trace().then_some(traceparent.trace_id()),
+                Sent::trace_id(&r.traceparent, s),
             );
         }
     }
