@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::lab::{Lab, LabOptions};
-use crate::plan::{Plan, Ports, sibling_bin_dir};
-use crate::process::log_tail;
+use crate::local::plan::{Plan, Ports, sibling_bin_dir};
+use crate::local::process::log_tail;
+use crate::local::supervisor::{Lab, LabOptions};
 
 /// MOP's local lab: PostgreSQL, Redis, a Kafka-protocol broker and all five services on this machine.
 #[derive(Debug, clap::Parser)]

@@ -1,23 +1,16 @@
-//! The local lab: everything MOP runs, on one machine, without containers — `just dev`.
+//! The lab: MOP's own tooling around the services — a module folder per part, so the layout shows
+//! what the crate does.
 //!
-//! A small supervisor rather than a pile of background shell jobs, so that start-up is ordered and
-//! waited for, every process's output lands in its own log file, and Ctrl-C stops everything in the
-//! right order (services drain first, then their backends go).
+//! - [`local`] — the local lab (`just dev`): a small supervisor rather than a pile of background
+//!   shell jobs, so start-up is ordered and waited for, every process's output lands in its own log
+//!   file, and Ctrl-C stops everything in the right order (services drain first, then backends).
+//! - [`cli`] — the `lab` binary's commands.
 //!
-//! Reading order: [`plan`] (the ports and the state folder: where everything runs and how to reach
-//! it), [`process`] (one service process: spawn with its environment, log file, readiness, stop),
-//! then [`lab`] (start backends with `testkit`'s launchers, create and seed the orders database,
-//! start the services, wait until all are ready, stop; and the fault-drill handles the tests use).
-//!
-//! The backends are started by the very launchers the integration tests use (`testkit`), with a
-//! [`testkit::process::Placement`] that pins the standard ports and keeps data and logs in the state
-//! folder, and PostgreSQL in [`testkit::postgres::Durability::CrashSafe`] mode so an acknowledged
-//! order survives `kill -9` of the database (the fault drill checks exactly that).
+//! The kind lab's lifecycle, the manifests' checks, the troubleshooting scenarios and `verify` get
+//! module folders of their own beside `local`.
 
 pub mod cli;
-pub mod lab;
-pub mod plan;
-pub mod process;
+pub mod local;
 
-pub use lab::{Lab, LabOptions};
-pub use plan::{Plan, Ports};
+pub use local::plan::{Plan, Ports};
+pub use local::supervisor::{Lab, LabOptions};

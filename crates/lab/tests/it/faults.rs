@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use lab::plan::Probe;
-use lab::process::probe;
+use lab::local::plan::Probe;
+use lab::local::process::probe;
 use serde_json::{Value, json};
 use sqlx::Connection;
 

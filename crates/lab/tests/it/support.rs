@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use lab::plan::sibling_bin_dir;
+use lab::local::plan::sibling_bin_dir;
 use lab::{Lab, LabOptions, Plan, Ports};
 use serde_json::Value;
 use tokio::sync::{Mutex, MutexGuard};

@@ -12,8 +12,8 @@ use testkit::postgres::{Durability, PgServer};
 use testkit::process::Placement;
 use testkit::redis::RedisServer;
 
-use crate::plan::Plan;
-use crate::process::{ServiceProcess, log_tail};
+use crate::local::plan::Plan;
+use crate::local::process::{ServiceProcess, log_tail};
 
 /// What to start, and how big the orders data set is.
 #[derive(Debug, Clone)]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::plan::{Plan, Probe, ServiceSpec};
+use crate::local::plan::{Plan, Probe, ServiceSpec};
 
 /// A running (or exited) service process.
 pub struct ServiceProcess {
