@@ -64,3 +64,7 @@ bench-loadgen SECONDS="30":
 # Benchmark GET /products/{id}: catalog vs a bare axum handler, same run (SECONDS per round, ROUNDS).
 bench-catalog SECONDS="10" ROUNDS="3":
     scripts/bench-catalog.sh {{SECONDS}} {{ROUNDS}}
+
+# Dependency policy (deny.toml): RustSec advisories (offline snapshot), banned crates, licences, sources.
+deny:
+    scripts/cargo-deny.sh

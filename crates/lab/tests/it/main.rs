@@ -4,4 +4,5 @@
 
 mod e2e;
 mod faults;
+mod policy;
 mod support;
