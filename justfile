@@ -68,3 +68,8 @@ bench-catalog SECONDS="10" ROUNDS="3":
 # Dependency policy (deny.toml): RustSec advisories (offline snapshot), banned crates, licences, sources.
 deny:
     scripts/cargo-deny.sh
+
+# Soak the local lab: `mixed` for MINUTES (default 10) at half the sustainable rate; RSS and fds sampled.
+soak MINUTES="10" *ARGS:
+    cargo build --release --workspace --bins --locked
+    target/release/lab soak --minutes {{MINUTES}} {{ARGS}}

@@ -4,6 +4,7 @@
 //! - [`local`] — the local lab (`just dev`): a small supervisor rather than a pile of background
 //!   shell jobs, so start-up is ordered and waited for, every process's output lands in its own log
 //!   file, and Ctrl-C stops everything in the right order (services drain first, then backends).
+//! - [`soak`] — `just soak`: the local lab under `mixed` for minutes, memory and fds sampled.
 //! - [`cli`] — the `lab` binary's commands.
 //!
 //! The kind lab's lifecycle, the manifests' checks, the troubleshooting scenarios and `verify` get
@@ -11,6 +12,7 @@
 
 pub mod cli;
 pub mod local;
+pub mod soak;
 
 pub use local::plan::{Plan, Ports};
 pub use local::supervisor::{Lab, LabOptions};

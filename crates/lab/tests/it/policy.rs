@@ -19,7 +19,9 @@ fn deny(env: &[(&str, &Path)]) -> (bool, String) {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let out = cmd.output().expect("run scripts/cargo-deny.sh (needs bash)");
+    let out = cmd
+        .output()
+        .expect("run scripts/cargo-deny.sh (needs bash)");
     let _ = std::fs::remove_dir_all(&state);
     let text = format!(
         "{}{}",
@@ -61,7 +63,12 @@ fn a_new_advisory_against_a_crate_we_use_fails_the_check() {
     let src = root().join("../shared/advisory-db");
     let dir = scratch("db");
     let db = dir.join("advisory-db");
-    let copied = Command::new("cp").arg("-r").arg(&src).arg(&db).status().unwrap();
+    let copied = Command::new("cp")
+        .arg("-r")
+        .arg(&src)
+        .arg(&db)
+        .status()
+        .unwrap();
     assert!(copied.success(), "copy {}", src.display());
     std::fs::write(
         db.join("crates/hyper/RUSTSEC-2099-0001.md"),
@@ -73,7 +80,10 @@ fn a_new_advisory_against_a_crate_we_use_fails_the_check() {
     let (ok, out) = deny(&[("ADVISORY_DB", &db)]);
     let _ = std::fs::remove_dir_all(&dir);
     assert!(!ok, "cargo deny passed despite a new advisory:\n{out}");
-    assert!(out.contains("RUSTSEC-2099-0001"), "the advisory is not named:\n{out}");
+    assert!(
+        out.contains("RUSTSEC-2099-0001"),
+        "the advisory is not named:\n{out}"
+    );
 }
 
 #[test]
