@@ -73,3 +73,7 @@ deny:
 soak MINUTES="10" *ARGS:
     cargo build --release --workspace --bins --locked
     target/release/lab soak --minutes {{MINUTES}} {{ARGS}}
+
+# Line coverage of each service crate and loadgen by its own tests (table; HTML + LCOV in target/coverage).
+coverage:
+    scripts/coverage.sh
