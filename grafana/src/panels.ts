@@ -162,7 +162,7 @@ export function redRow(r: Red): Panel[] {
   const q = (p: number) => `histogram_quantile(${p}, sum by (le) (${rate(bucket, r.sel)}))`;
   panels.push(
     graph({
-      title: `Latency p50 / p95 / p99`,
+      title: `Latency of ${r.noun} p50 / p95 / p99`,
       description: `Duration of ${r.noun} from OBI's histogram (${bucket}), all selected series together. Exemplar dots (when OBI's exemplar_filter is on) open the trace in Tempo. Orange/red lines mark slow (${r.slow[0]} s / ${r.slow[1]} s).`,
       unit: "s",
       w: r.errors ? 6 : 9,
@@ -175,7 +175,7 @@ export function redRow(r: Red): Panel[] {
       ],
     }),
     graph({
-      title: `p99 by ${r.by}`,
+      title: `p99 of ${r.noun} by ${r.by}`,
       description: `The slowest 1 % of ${r.noun}, per ${r.by}: which one is slow. Quantiles are estimated within histogram buckets, so a value is only as fine as the bucket bounds.`,
       unit: "s",
       w: r.errors ? 6 : 9,
@@ -291,7 +291,33 @@ export function mopDashboard(uid: string, title: string, description: string, bo
   const built = d.build();
   // Stable panel ids (Grafana would assign them on load; links such as ?viewPanel= need them fixed).
   built.panels?.forEach((p, i) => (p.id = i + 1));
-  return built;
+  return fixups(built);
+}
+
+/**
+ * Where the SDK's 11.6 model and the Grafana 13 schema (@grafana/schema, which the tests check against)
+ * disagree, write what Grafana 13 reads:
+ * - the SDK puts interval-variable fields (auto, auto_min, auto_count) on every variable: dropped
+ *   from the others;
+ * - a Loki annotation's query belongs in `target` (the schema's AnnotationQuery<TQuery>), not in the
+ *   SDK's top-level `expr`.
+ */
+function fixups(d: dashboard.Dashboard): dashboard.Dashboard {
+  for (const v of d.templating?.list ?? []) {
+    if (v.type !== "interval") {
+      const loose = v as unknown as Record<string, unknown>;
+      delete loose.auto;
+      delete loose.auto_min;
+      delete loose.auto_count;
+    }
+  }
+  for (const a of d.annotations?.list ?? []) {
+    if (a.expr !== undefined) {
+      (a as unknown as Record<string, unknown>).target = { refId: "Anno", expr: a.expr };
+      delete a.expr;
+    }
+  }
+  return d;
 }
 
 /** Adds a row and its panels. */

@@ -5,11 +5,13 @@
 //!   shell jobs, so start-up is ordered and waited for, every process's output lands in its own log
 //!   file, and Ctrl-C stops everything in the right order (services drain first, then backends).
 //! - [`cli`] — the `lab` binary's commands.
+//! - [`dashboards`] — checks of the Grafana dashboards (grafana/) that need no Grafana server.
 //!
 //! The kind lab's lifecycle, the manifests' checks, the troubleshooting scenarios and `verify` get
 //! module folders of their own beside `local`.
 
 pub mod cli;
+pub mod dashboards;
 pub mod local;
 
 pub use local::plan::{Plan, Ports};

@@ -57,6 +57,7 @@ export default mopDashboard(
         unit: "percentunit",
         w: 12,
         h: 6,
+        thresholds: hitSteps(),
         queries: [
           [derivedHitRatio, "derived from OBI (gateway HTTP)"],
           [`sum(rate(redis_keyspace_hits_total[$__rate_interval])) / (sum(rate(redis_keyspace_hits_total[$__rate_interval])) + sum(rate(redis_keyspace_misses_total[$__rate_interval])))`, "Redis keyspace (backend)"],
