@@ -186,7 +186,7 @@ export function redRow(r: Red): Panel[] {
   return panels;
 }
 
-/** Logs of the selected services from Loki (stream labels set by the log collector: namespace, app). */
+/** Logs of the selected services from Loki (stream labels set by Alloy: namespace, pod, container, service_name = app.kubernetes.io/name). */
 export function logsPanel(title: string, expr: string, description: string): Panel {
   return new logs.PanelBuilder()
     .title(title)

@@ -81,7 +81,7 @@ export default mopDashboard(
         "What OBI cannot see here",
         "OBI sees each call and its status, but **not the messages inside a stream**: messages per StreamEvents stream come from loadgen's report (`stream.messages`, `messages_per_s`). Method names need OBI to watch the connection from its first bytes (start OBI before the apps, else method `*`).",
       ),
-      logsPanel("Logs of auth (Loki)", '{namespace="$namespace", app=~"$service"}', "auth's JSON log lines; trace_id links to Tempo."),
+      logsPanel("Logs of auth (Loki)", '{namespace="$namespace", service_name=~"$service"}', "auth's JSON log lines; trace_id links to Tempo."),
     ]);
   },
 );

@@ -79,7 +79,7 @@ export default mopDashboard(
       ),
       logsPanel(
         "Logs of the selected services (Loki)",
-        '{namespace="$namespace", app=~"$service"}',
+        '{namespace="$namespace", service_name=~"$service"}',
         "JSON log lines of the services (stdout, collected into Loki). A line's trace_id links to the trace in Tempo (datasource derived field). OBI's log enricher does not cover Rust; the services log the trace id of the incoming traceparent themselves.",
       ),
     ]);

@@ -94,7 +94,7 @@ export default mopDashboard(
       ),
     ]);
     section(d, "Logs", [
-      logsPanel("Logs of the events services (Loki)", '{namespace="$namespace", app=~"events-.*"}', "events-producer and the consumers' JSON log lines (retries, DLQ writes); trace_id links to Tempo."),
+      logsPanel("Logs of the events services (Loki)", '{namespace="$namespace", service_name=~"events-.*"}', "events-producer and the consumers' JSON log lines (retries, DLQ writes); trace_id links to Tempo."),
     ]);
   },
 );

@@ -6,7 +6,7 @@ import { LOKI, graph, lokiGraph, logsPanel, mopDashboard, namespaceVariable, not
 const NS = `k8s_namespace_name="$namespace"`;
 // Each `just load` Job has its own name; OBI names its service from the pod's owner, hence the prefix match.
 const LOADGEN = `${NS}, service_name=~"loadgen.*"`;
-const PROGRESS = `{namespace="$namespace", app="loadgen"} | json | message="progress"`;
+const PROGRESS = `{namespace="$namespace", service_name="loadgen"} | json | message="progress"`;
 
 export default mopDashboard(
   "mop-load",
@@ -15,14 +15,14 @@ export default mopDashboard(
   (d) => {
     d.withVariable(namespaceVariable("http_server_request_duration_seconds_count"));
     // loadgen logs one "starting" line per run (scenario, planned arrivals) in JSON; Loki turns it into a marker.
-    d.annotation(annotation(`{namespace="$namespace", app="loadgen"} | json | message="starting"`));
+    d.annotation(annotation(`{namespace="$namespace", service_name="loadgen"} | json | message="starting"`));
     section(d, "Sent vs seen", [
       lokiGraph({
         title: "Achieved rate — loadgen's own count (Loki)",
         description: "The 'rate' field of loadgen's periodic progress lines (completed requests per second over the last second). Planned rate per step is in loadgen's final report (planned_rate vs achieved_rate per step), not in a live signal.",
         unit: "reqps",
         w: 12,
-        expr: `max by (app) (max_over_time(${PROGRESS} | unwrap rate [$__interval]))`,
+        expr: `max by (service_name) (max_over_time(${PROGRESS} | unwrap rate [$__interval]))`,
         legend: "loadgen achieved",
       }),
       graph({
@@ -61,7 +61,7 @@ export default mopDashboard(
         description: "p99_ms of loadgen's progress lines (latency from the intended send time) — the coordinated-omission-free number.",
         unit: "ms",
         w: 12,
-        expr: `max by (app) (max_over_time(${PROGRESS} | unwrap p99_ms [$__interval]))`,
+        expr: `max by (service_name) (max_over_time(${PROGRESS} | unwrap p99_ms [$__interval]))`,
         legend: "loadgen p99 (ms)",
       }),
       lokiGraph({
@@ -69,7 +69,7 @@ export default mopDashboard(
         description: "The running count of unexpected errors in loadgen's progress lines. Expected errors (a wrong password on purpose) are counted separately.",
         unit: "short",
         w: 12,
-        expr: `max by (app) (max_over_time(${PROGRESS} | unwrap unexpected [$__interval]))`,
+        expr: `max by (service_name) (max_over_time(${PROGRESS} | unwrap unexpected [$__interval]))`,
         legend: "unexpected errors",
       }),
     ]);
@@ -80,7 +80,7 @@ export default mopDashboard(
         24,
         3,
       ),
-      logsPanel("loadgen's log lines (Loki)", `{namespace="$namespace", app="loadgen"}`, "Every run's starting, progress and summary lines."),
+      logsPanel("loadgen's log lines (Loki)", `{namespace="$namespace", service_name="loadgen"}`, "Every run's starting, progress and summary lines."),
     ]);
   },
 );

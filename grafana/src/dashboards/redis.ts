@@ -95,7 +95,7 @@ export default mopDashboard(
         "What OBI cannot see here",
         "OBI parses plaintext RESP: command and latency. **Hits vs misses** are not a label, and **pub/sub makes no spans** (OBI #1144): both come from Redis itself (redis_exporter) or are derived from the gateway's HTTP traffic.",
       ),
-      logsPanel("Logs of the gateway (Loki)", '{namespace="$namespace", app=~"$service"}', "gateway's JSON log lines (cache and breaker events); trace_id links to Tempo."),
+      logsPanel("Logs of the gateway (Loki)", '{namespace="$namespace", service_name=~"$service"}', "gateway's JSON log lines (cache and breaker events); trace_id links to Tempo."),
     ]);
   },
 );

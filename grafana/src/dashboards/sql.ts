@@ -95,7 +95,7 @@ export default mopDashboard(
         "What OBI cannot see here",
         "OBI parses the PostgreSQL wire protocol: operation and duration, **not the query text** unless opted in (traces only), and statements prepared before OBI started lose their text. It cannot tell which HTTP request a query belongs to in a Tokio service (OBI #1096), so N+1 is read as calls per request. Statement statistics come from the database (pg_stat_statements).",
       ),
-      logsPanel("Logs of orders (Loki)", '{namespace="$namespace", app=~"$service"}', "orders' JSON log lines; trace_id links to Tempo."),
+      logsPanel("Logs of orders (Loki)", '{namespace="$namespace", service_name=~"$service"}', "orders' JSON log lines; trace_id links to Tempo."),
     ]);
   },
 );

@@ -23,11 +23,11 @@
 
 use std::fmt::Write as _;
 
-/// OBI's duration buckets as the lab configures them: OBI's defaults plus sub-millisecond buckets
-/// for Redis (obi.md: `prometheus_export.buckets.duration_histogram`).
-pub const DURATION_BUCKETS: [f64; 20] = [
-    0.0, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5,
-    0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+/// OBI's duration buckets as the lab configures them (kustomize/components/observability/config/
+/// obi-config.yml, `prometheus_export.buckets.duration_histogram`: sub-millisecond buckets for Redis).
+pub const DURATION_BUCKETS: [f64; 17] = [
+    0.0, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
 ];
 /// OBI's default body-size buckets (bytes).
 pub const SIZE_BUCKETS: [f64; 10] = [
