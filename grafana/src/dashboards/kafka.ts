@@ -56,7 +56,10 @@ export default mopDashboard(
         unit: "reqps",
         w: 9,
         h: 8,
-        queries: [[`sum by (consumergroup, topic) (deriv(kafka_consumergroup_lag{topic=~"$topic"}[5m]))`, "{{topic}} / {{consumergroup}} (broker)"]],
+        queries: [
+          [`sum by (consumergroup, topic) (deriv(kafka_consumergroup_lag{topic=~"$topic"}[5m]))`, "{{topic}} / {{consumergroup}} (broker)"],
+          [producedMinusProcessed, "{{messaging_destination_name}} → {{service_name}} (OBI)"],
+        ],
       }),
     ]);
     section(d, "The broker's view (kafka-exporter)", [

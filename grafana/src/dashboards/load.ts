@@ -57,7 +57,7 @@ export default mopDashboard(
         ],
       }),
       lokiGraph({
-        title: "loadgen p99 and errors — its own count (Loki)",
+        title: "loadgen p99 — its own count (Loki)",
         description: "p99_ms of loadgen's progress lines (latency from the intended send time) — the coordinated-omission-free number.",
         unit: "ms",
         w: 12,
