@@ -251,7 +251,8 @@ export function labelVariable(name: string, label: string, metricSel: string, la
   return new dashboard.QueryVariableBuilder(name)
     .label(label)
     .datasource(PROM)
-    .query({ query: `label_values(${metricSel}, ${labelName})`, refId: "PrometheusVariableQueryEditor-VariableQuery", qryType: 1 })
+    // A plain label_values() string: the form every Grafana version reads (and migrates into its editor).
+    .query(`label_values(${metricSel}, ${labelName})`)
     .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
     .sort(dashboard.VariableSort.AlphabeticalAsc)
     .multi(multi)

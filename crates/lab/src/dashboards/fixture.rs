@@ -125,6 +125,26 @@ impl Fixture {
         }
     }
 
+    /// Every series as (Prometheus name, label names): histograms by their `_count` series. Lets a test
+    /// hold the model to the names in grafana/obi-v0.14.0-metrics.yaml and exporters.yaml.
+    pub fn shapes(&self) -> Vec<(String, Vec<String>)> {
+        self.families
+            .iter()
+            .flat_map(|f| {
+                let name = match f.kind {
+                    Kind::Histogram(_) => format!("{}_count", f.name),
+                    _ => f.name.to_owned(),
+                };
+                f.series.iter().map(move |s| {
+                    (
+                        name.clone(),
+                        s.labels.iter().map(|(k, _)| k.clone()).collect(),
+                    )
+                })
+            })
+            .collect()
+    }
+
     /// OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`.
     pub fn openmetrics(&self) -> String {
         let mut out = String::new();

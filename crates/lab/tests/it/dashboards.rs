@@ -189,6 +189,27 @@ fn every_traceql_and_logql_parses() {
 }
 
 #[test]
+fn the_fixture_uses_only_names_and_labels_of_the_obi_and_exporter_lists() {
+    // The model must not invent what OBI does not publish: every series name and label is in the lists.
+    let catalog = Catalog::load().unwrap();
+    let mut problems = BTreeSet::new();
+    for (name, labels) in Fixture::lab(1_800_000_000).shapes() {
+        match catalog.metrics.get(&name) {
+            None => {
+                problems.insert(format!("{name} is in no list"));
+            }
+            Some(m) => problems.extend(
+                labels
+                    .iter()
+                    .filter(|l| !m.labels.contains(*l))
+                    .map(|l| format!("{name} has no label {l}")),
+            ),
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
+
+#[test]
 fn every_query_returns_data_from_a_real_prometheus_and_derived_panels_show_what_the_fixture_implies()
  {
     // 2 minutes in the past, on the sample grid: a fixed, recent window.
