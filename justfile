@@ -21,6 +21,14 @@ test:
     just fuzz-catalog
     just grpc-generic
 
+# Regenerate grafana/dashboards/*.json from their TypeScript definitions in grafana/src (commit the result).
+dashboards:
+    cd grafana && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npx tsx src/generate.ts
+
+# Only the dashboards' checks: generator output, Grafana's schema, PromQL names, a real Prometheus on a fixture.
+test-dashboards:
+    cargo test -p lab --locked --test it dashboards
+
 # Lints that CI enforces: formatting, clippy with warnings as errors, and the architecture invariants.
 lint:
     cargo fmt --all --check

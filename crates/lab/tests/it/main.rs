@@ -2,6 +2,7 @@
 //! by `loadgen`, checked from the outside (reports, topics, PostgreSQL's statistics, service stats and
 //! logs). One test binary; the two tests take turns (see `support::start`).
 
+mod dashboards;
 mod e2e;
 mod faults;
 mod policy;
