@@ -1,0 +1,43 @@
+# `nix develop`: every tool the README and the justfile call, plus the checks' build inputs (Rust
+# toolchain, protoc, cmake) through crane's devShell. Docker itself is a host daemon: `just doctor`.
+{
+  pkgs,
+  craneLib,
+  checks,
+}:
+craneLib.devShell {
+  inherit checks;
+  packages = with pkgs; [
+    # the kind lab
+    kind
+    kubectl
+    kustomize
+    skopeo
+    k9s
+    # the entry point and small tools the recipes and docs use
+    just
+    jq
+    yq-go
+    grpcurl
+    kcat
+    # build and test: protoc (+ well-known types), librdkafka's cmake build, the test backends
+    protobuf
+    cmake
+    pkg-config
+    postgresql
+    redis
+    tansu
+    cargo-nextest
+    cargo-deny
+    # the lints .ci/run applies to the workflows; Schemathesis (`just fuzz-catalog`) and the generic
+    # gRPC client (`just grpc-generic`)
+    actionlint
+    zizmor
+    (python3.withPackages (ps: [
+      ps.schemathesis
+      ps.grpcio
+      ps.grpcio-reflection
+      ps.grpcio-health-checking
+    ]))
+  ];
+}
