@@ -4,12 +4,17 @@
 //! - [`local`] — the local lab (`just dev`): a small supervisor rather than a pile of background
 //!   shell jobs, so start-up is ordered and waited for, every process's output lands in its own log
 //!   file, and Ctrl-C stops everything in the right order (services drain first, then backends).
+//! - [`kind`] — the kind lab's lifecycle (`just up`, `down`, `status`, `logs`, `load`, `doctor`,
+//!   `prefetch`): each command's plan as data, carried out with kind, kubectl and nix.
+//! - [`cmd`] — the one way to run an external command and to wait for a condition.
 //! - [`cli`] — the `lab` binary's commands.
 //!
 //! The kind lab's lifecycle, the manifests' checks, the troubleshooting scenarios and `verify` get
 //! module folders of their own beside `local`.
 
 pub mod cli;
+pub mod cmd;
+pub mod kind;
 pub mod local;
 
 pub use local::plan::{Plan, Ports};

@@ -1,0 +1,362 @@
+//! The rendered kind overlay as objects: split into the two apply phases, and read for what to wait
+//! for (rollouts, Jobs) and which third-party images it runs (what `just prefetch` saves).
+//!
+//! `kubectl kustomize` runs once; the split happens here rather than in two overlays, so the phases
+//! can never drift from what a plain `kubectl apply -k` would create.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use serde_yaml::Value;
+
+/// The apply phases (CONTRACT.md): the foundation (namespaces, CRDs, cluster-scoped RBAC, OBI and the
+/// observability stack), then — once OBI is Ready — the apps and their backends in `mop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Foundation,
+    Apps,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase::Foundation => "namespaces, CRDs, cluster RBAC, obi, observability",
+            Phase::Apps => "backends and apps in mop",
+        })
+    }
+}
+
+/// Kinds that live outside namespaces and belong to the foundation phase.
+const CLUSTER_SCOPED: [&str; 11] = [
+    "Namespace",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "PriorityClass",
+    "StorageClass",
+    "PersistentVolume",
+    "IngressClass",
+    "RuntimeClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+];
+
+/// One Kubernetes object of the render.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub doc: Value,
+}
+
+impl Object {
+    fn from_doc(doc: Value) -> anyhow::Result<Self> {
+        let text = |path: &[&str]| {
+            path.iter()
+                .try_fold(&doc, |v, key| v.get(*key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let kind = text(&["kind"]).context("an object without `kind`")?;
+        let name =
+            text(&["metadata", "name"]).with_context(|| format!("a {kind} without a name"))?;
+        let namespace = text(&["metadata", "namespace"]);
+        Ok(Self {
+            kind,
+            name,
+            namespace,
+            doc,
+        })
+    }
+
+    /// `Kind/name` (or `namespace/Kind/name`), for messages.
+    pub fn id(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}/{}/{}", self.kind, self.name),
+            None => format!("{}/{}", self.kind, self.name),
+        }
+    }
+
+    pub fn phase(&self) -> anyhow::Result<Phase> {
+        match self.namespace.as_deref() {
+            None if CLUSTER_SCOPED.contains(&self.kind.as_str()) => Ok(Phase::Foundation),
+            None => bail!(
+                "{} has no namespace: the kind overlay must place every namespaced object",
+                self.id()
+            ),
+            Some("obi" | "observability") => Ok(Phase::Foundation),
+            Some("mop") => Ok(Phase::Apps),
+            Some(other) => bail!(
+                "{} is in namespace {other}, not obi, observability or mop",
+                self.id()
+            ),
+        }
+    }
+}
+
+/// Parses a multi-document YAML stream (the output of `kubectl kustomize`).
+pub fn parse(rendered: &str) -> anyhow::Result<Vec<Object>> {
+    let mut objects = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(rendered) {
+        let value = Value::deserialize(doc)?;
+        if value.is_null() {
+            continue;
+        }
+        objects.push(Object::from_doc(value)?);
+    }
+    Ok(objects)
+}
+
+/// The objects of one phase, in render order, as a YAML stream for `kubectl apply -f -`.
+pub fn phase_yaml(objects: &[Object], phase: Phase) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for object in objects {
+        if object.phase()? == phase {
+            out.push_str("---\n");
+            out.push_str(&serde_yaml::to_string(&object.doc)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Every object's phase, so a misplaced object fails before anything is applied.
+pub fn check_phases(objects: &[Object]) -> anyhow::Result<()> {
+    objects.iter().try_for_each(|o| o.phase().map(|_| ()))
+}
+
+/// What `just up` waits for once everything is applied: each rollout, then each Job's completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wait {
+    Rollout {
+        kind: String,
+        namespace: String,
+        name: String,
+    },
+    Job {
+        namespace: String,
+        name: String,
+    },
+}
+
+pub fn waits(objects: &[Object]) -> Vec<Wait> {
+    let mut rollouts = Vec::new();
+    let mut jobs = Vec::new();
+    for o in objects {
+        let namespace = o.namespace.clone().unwrap_or_default();
+        match o.kind.as_str() {
+            "Deployment" | "StatefulSet" | "DaemonSet" => rollouts.push(Wait::Rollout {
+                kind: o.kind.to_lowercase(),
+                namespace,
+                name: o.name.clone(),
+            }),
+            "Job" => jobs.push(Wait::Job {
+                namespace,
+                name: o.name.clone(),
+            }),
+            _ => {}
+        }
+    }
+    rollouts.extend(jobs);
+    rollouts
+}
+
+/// Every container image the render runs (pods, pod templates, CronJobs' job templates).
+pub fn images(objects: &[Object]) -> BTreeSet<String> {
+    let mut images = BTreeSet::new();
+    for o in objects {
+        let spec = o.doc.get("spec");
+        let pod_specs = [
+            spec,
+            spec.and_then(|s| s.get("template"))
+                .and_then(|t| t.get("spec")),
+            spec.and_then(|s| s.get("jobTemplate"))
+                .and_then(|j| j.get("spec"))
+                .and_then(|s| s.get("template"))
+                .and_then(|t| t.get("spec")),
+        ];
+        for pod in pod_specs.into_iter().flatten() {
+            for list in ["containers", "initContainers"] {
+                let containers = pod.get(list).and_then(Value::as_sequence);
+                for c in containers.into_iter().flatten() {
+                    if let Some(image) = c.get("image").and_then(Value::as_str) {
+                        images.insert(image.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    images
+}
+
+/// The images the lab pulls from registries (everything but our own `mop/<bin>:lab`).
+pub fn third_party_images(objects: &[Object]) -> BTreeSet<String> {
+    images(objects)
+        .into_iter()
+        .filter(|image| !image.starts_with("mop/"))
+        .collect()
+}
+
+/// The node image(s) of kind-cluster.yaml (`nodes[].image`), which `just prefetch` saves as well.
+pub fn node_images(kind_cluster_yaml: &str) -> anyhow::Result<BTreeSet<String>> {
+    let config: Value = serde_yaml::from_str(kind_cluster_yaml).context("kind-cluster.yaml")?;
+    let nodes = config.get("nodes").and_then(Value::as_sequence);
+    Ok(nodes
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.get("image").and_then(Value::as_str).map(str::to_owned))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RENDER: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: mop}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: obi}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: obi, namespace: obi}
+spec:
+  template:
+    spec:
+      containers: [{name: obi, image: "otel/ebpf-instrument:v0.14.0"}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: catalog, namespace: mop}
+spec:
+  template:
+    spec:
+      initContainers: [{name: wait, image: "mop/catalog:lab"}]
+      containers: [{name: catalog, image: "mop/catalog:lab"}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: prometheus, namespace: observability}
+spec:
+  template:
+    spec:
+      containers: [{name: prometheus, image: "prom/prometheus:v3.14.0"}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: orders-seed, namespace: mop}
+spec:
+  template:
+    spec:
+      containers: [{name: seed, image: "mop/orders:lab"}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: loadgen-constant, namespace: mop}
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers: [{name: loadgen, image: "mop/loadgen:lab"}]
+"#;
+
+    #[test]
+    fn foundation_holds_cluster_objects_obi_and_observability_apps_hold_mop() {
+        let objects = parse(RENDER).unwrap();
+        assert_eq!(objects.len(), 7);
+        let foundation = phase_yaml(&objects, Phase::Foundation).unwrap();
+        let apps = phase_yaml(&objects, Phase::Apps).unwrap();
+        let names = |yaml: &str| -> Vec<String> {
+            parse(yaml).unwrap().into_iter().map(|o| o.id()).collect()
+        };
+        assert_eq!(
+            names(&foundation),
+            [
+                "Namespace/mop",
+                "ClusterRole/obi",
+                "obi/DaemonSet/obi",
+                "observability/StatefulSet/prometheus"
+            ]
+        );
+        assert_eq!(
+            names(&apps),
+            [
+                "mop/Deployment/catalog",
+                "mop/Job/orders-seed",
+                "mop/CronJob/loadgen-constant"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_misplaced_object_fails_before_anything_is_applied() {
+        let no_ns = parse("kind: ConfigMap\nmetadata: {name: loose}\n").unwrap();
+        let err = check_phases(&no_ns).unwrap_err().to_string();
+        assert!(err.contains("ConfigMap/loose has no namespace"), "{err}");
+        let other = parse("kind: Service\nmetadata: {name: x, namespace: default}\n").unwrap();
+        assert!(
+            check_phases(&other)
+                .unwrap_err()
+                .to_string()
+                .contains("namespace default")
+        );
+        assert!(parse("metadata: {name: x}\n").is_err());
+    }
+
+    #[test]
+    fn waits_are_every_rollout_then_every_job() {
+        let waits = waits(&parse(RENDER).unwrap());
+        let rollout = |kind: &str, ns: &str, name: &str| Wait::Rollout {
+            kind: kind.into(),
+            namespace: ns.into(),
+            name: name.into(),
+        };
+        assert_eq!(
+            waits,
+            [
+                rollout("daemonset", "obi", "obi"),
+                rollout("deployment", "mop", "catalog"),
+                rollout("statefulset", "observability", "prometheus"),
+                Wait::Job {
+                    namespace: "mop".into(),
+                    name: "orders-seed".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn images_come_from_every_pod_template_and_ours_are_not_third_party() {
+        let objects = parse(RENDER).unwrap();
+        let all: Vec<_> = images(&objects).into_iter().collect();
+        assert_eq!(
+            all,
+            [
+                "mop/catalog:lab",
+                "mop/loadgen:lab",
+                "mop/orders:lab",
+                "otel/ebpf-instrument:v0.14.0",
+                "prom/prometheus:v3.14.0"
+            ]
+        );
+        let third: Vec<_> = third_party_images(&objects).into_iter().collect();
+        assert_eq!(
+            third,
+            ["otel/ebpf-instrument:v0.14.0", "prom/prometheus:v3.14.0"]
+        );
+    }
+
+    #[test]
+    fn node_images_come_from_the_cluster_config() {
+        let config = "kind: Cluster\nnodes:\n- role: control-plane\n  image: kindest/node:v1.36.1@sha256:abc\n";
+        let images: Vec<_> = node_images(config).unwrap().into_iter().collect();
+        assert_eq!(images, ["kindest/node:v1.36.1@sha256:abc"]);
+    }
+}
