@@ -52,10 +52,45 @@ dev *ARGS:
 dev-down:
     cargo run -q -p lab --locked -- down
 
-# Run a load profile (constant, spike, ramp, mixed) or a scenario file against the local lab.
+# Run a load profile (constant, spike, ramp, mixed) or a scenario file: against the local lab when
+# `just dev` runs (its lab.env exists), else in the kind lab as a Job (exits with loadgen's code).
 load PROFILE *ARGS:
-    if [ -f "${LAB_STATE_DIR:-${TMPDIR:-/tmp}/mop-lab}/lab.env" ]; then source "${LAB_STATE_DIR:-${TMPDIR:-/tmp}/mop-lab}/lab.env"; fi; \
-    cargo run --release -q -p loadgen --locked -- run {{PROFILE}} {{ARGS}}
+    state="${LAB_STATE_DIR:-${TMPDIR:-/tmp}/mop-lab}"; \
+    if [ -f "$state/lab.env" ]; then source "$state/lab.env"; \
+      cargo run --release -q -p loadgen --locked -- run {{PROFILE}} {{ARGS}}; \
+    else cargo run -q -p lab --locked -- kind load {{PROFILE}} {{ARGS}}; fi
+
+# The kind lab: doctor, cluster, Nix-built images, observability, OBI Ready, then the apps; converges
+# when it runs already (`just up --dry-run` prints the plan and the overlay's phases).
+up *ARGS:
+    cargo run -q -p lab --locked -- kind up {{ARGS}}
+
+# Delete the kind lab's cluster.
+down *ARGS:
+    cargo run -q -p lab --locked -- kind down {{ARGS}}
+
+# What runs in the kind lab, and why anything is not ready.
+status:
+    cargo run -q -p lab --locked -- kind status
+
+# Logs of one kind-lab workload (catalog, obi, grafana, …); `-f` follows.
+logs NAME *ARGS:
+    cargo run -q -p lab --locked -- kind logs {{NAME}} {{ARGS}}
+
+# Check the host for the kind lab (Docker/podman, kernel, BTF, kprobes, cgroup v2, inotify, ports, Nix).
+doctor:
+    cargo run -q -p lab --locked -- kind doctor
+
+# Pull and save every third-party image the kind overlay runs, so a later `just up` works offline.
+prefetch *ARGS:
+    cargo run -q -p lab --locked -- kind prefetch {{ARGS}}
+
+# The flake checks this machine can run: a real Nix (Debian sid, cached chroot) evaluates every output
+# against stub inputs; the workflows linted by actionlint and zizmor.
+check-nix:
+    nix/check/run.sh
+    actionlint
+    zizmor --offline --persona=auditor .github/workflows
 
 # Benchmark loadgen: 5 000 req/s accuracy, closed-model throughput vs oha, coordinated omission vs oha.
 bench-loadgen SECONDS="30":

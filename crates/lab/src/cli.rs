@@ -190,9 +190,14 @@ fn kind(command: KindCommand) -> anyhow::Result<()> {
     if dry_run {
         print!("{}", plan::describe(&steps));
         if steps.iter().any(|s| matches!(s, plan::Step::Render { .. })) {
-            match run::describe_render(&paths.overlay()) {
-                Ok(text) => print!("\n{text}"),
-                Err(e) => println!("\n(the overlay could not be rendered here: {e:#})"),
+            // Until kustomize/ exists there is nothing to render; once it does, a broken overlay fails.
+            if paths.overlay().is_dir() {
+                print!("\n{}", run::describe_render(&paths.overlay())?);
+            } else {
+                println!(
+                    "\n({} does not exist yet: nothing to render)",
+                    paths.overlay().display()
+                );
             }
         }
         return Ok(());
