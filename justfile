@@ -20,6 +20,7 @@ test:
     cargo test --workspace --locked
     just fuzz-catalog
     just grpc-generic
+    just check-nix
 
 # Lints that CI enforces: formatting, clippy with warnings as errors, and the architecture invariants.
 lint:
@@ -85,12 +86,15 @@ doctor:
 prefetch *ARGS:
     cargo run -q -p lab --locked -- kind prefetch {{ARGS}}
 
-# The flake checks this machine can run: a real Nix (Debian sid, cached chroot) evaluates every output
-# against stub inputs; the workflows linted by actionlint and zizmor.
+# What can be checked of the Nix/kind half without Nix, Docker or a cluster: a real Nix (the host's if
+# >= 2.31, else Debian sid's in a cached chroot: root) evaluates every flake output against stub
+# inputs; the workflows pass actionlint and zizmor; the justfile parses and `up` prints its plan.
 check-nix:
     nix/check/run.sh
     actionlint
     zizmor --offline --persona=auditor .github/workflows
+    just --dry-run up 2>&1 | grep -q 'lab --locked -- kind up'
+    cargo run -q -p lab --locked -- kind up --dry-run
 
 # Benchmark loadgen: 5 000 req/s accuracy, closed-model throughput vs oha, coordinated omission vs oha.
 bench-loadgen SECONDS="30":

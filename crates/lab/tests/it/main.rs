@@ -4,4 +4,5 @@
 
 mod e2e;
 mod faults;
+mod kind_plan;
 mod support;
