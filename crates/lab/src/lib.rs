@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod local;
+pub mod manifests;
 
 pub use local::plan::{Plan, Ports};
 pub use local::supervisor::{Lab, LabOptions};

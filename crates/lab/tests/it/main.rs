@@ -5,3 +5,5 @@
 mod e2e;
 mod faults;
 mod support;
+mod manifests;
+mod manifests_run;
