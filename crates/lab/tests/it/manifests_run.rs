@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use lab::local::plan::sibling_bin_dir;
 use lab::manifests::pod::{PodTemplate, resolve_env, template_of, templates};
 use lab::manifests::run::{AddressMap, Launch, Running, launch, start};
-use lab::manifests::{Rendered, render};
+use lab::manifests::Rendered;
 use serde_json::Value;
 use sqlx::Connection;
 use testkit::kafka::{KafkaBroker, Storage};
