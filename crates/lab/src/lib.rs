@@ -16,6 +16,7 @@ pub mod cli;
 pub mod cmd;
 pub mod kind;
 pub mod local;
+pub mod manifests;
 
 pub use local::plan::{Plan, Ports};
 pub use local::supervisor::{Lab, LabOptions};

@@ -6,3 +6,5 @@ mod e2e;
 mod faults;
 mod kind_plan;
 mod support;
+mod manifests;
+mod manifests_run;
