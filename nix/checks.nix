@@ -49,9 +49,9 @@ in
         src = lib.fileset.toSource {
           inherit root;
           fileset = lib.fileset.unions [
-            # required once kustomize/ exists (the k8s stream); the build fails without an overlay
-            (lib.fileset.maybeMissing (root + "/kustomize"))
-            (lib.fileset.maybeMissing (root + "/grafana"))
+            (root + "/kustomize")
+            # the overlays list ../../../grafana as a resource (its dashboards and provisioning)
+            (root + "/grafana")
           ];
         };
       }

@@ -141,6 +141,19 @@ pub enum Wait {
     },
 }
 
+impl fmt::Display for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Wait::Rollout {
+                kind,
+                namespace,
+                name,
+            } => write!(f, "rollout {namespace}/{kind}/{name}"),
+            Wait::Job { namespace, name } => write!(f, "job {namespace}/{name} complete"),
+        }
+    }
+}
+
 pub fn waits(objects: &[Object]) -> Vec<Wait> {
     let mut rollouts = Vec::new();
     let mut jobs = Vec::new();

@@ -353,11 +353,17 @@ pub fn describe_render(overlay: &Path) -> anyhow::Result<String> {
     }
     out.push_str("then wait for:\n");
     for wait in objects::waits(&objects) {
-        out.push_str(&format!("    {wait:?}\n"));
+        out.push_str(&format!("    {wait}\n"));
     }
     out.push_str("third-party images (`just prefetch` saves them):\n");
     for image in objects::third_party_images(&objects) {
         out.push_str(&format!("    {image}\n"));
+    }
+    let config = overlay.join("kind-cluster.yaml");
+    if let Ok(text) = std::fs::read_to_string(&config) {
+        for image in objects::node_images(&text)? {
+            out.push_str(&format!("    {image} (kind node)\n"));
+        }
     }
     Ok(out)
 }

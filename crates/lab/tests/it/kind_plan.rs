@@ -151,3 +151,70 @@ fn doctor_reports_every_check_and_fails_exactly_when_one_fails() {
     }
     assert_eq!(ok, failures.is_empty(), "{text}");
 }
+
+#[test]
+fn the_real_load_template_becomes_a_job_running_the_given_profile() {
+    use lab::kind::load::{Profile, objects};
+    let template =
+        std::fs::read_to_string(repo().join("kustomize/components/load/loadgen-job.yaml"))
+            .expect("kustomize/components/load/loadgen-job.yaml (the k8s stream's template)");
+    let original: serde_yaml::Value = serde_yaml::from_str(&template).unwrap();
+    let args = ["--duration".to_owned(), "60s".to_owned()];
+    let yaml = objects(
+        &template,
+        "loadgen-spike-1",
+        &Profile::BuiltIn("spike".into()),
+        &args,
+    )
+    .unwrap();
+    let job: serde_yaml::Value = serde_yaml::from_str(yaml.trim_start_matches("---\n")).unwrap();
+    assert_eq!(job["metadata"]["name"], "loadgen-spike-1");
+    assert_eq!(job["metadata"]["namespace"], "mop");
+    assert_eq!(job["spec"]["backoffLimit"], 0);
+    let container = &job["spec"]["template"]["spec"]["containers"][0];
+    let before = &original["spec"]["template"]["spec"]["containers"][0];
+    let got: Vec<&str> = container["args"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(got, ["run", "spike", "--duration", "60s"]);
+    // Everything else is the template's: image, command, env, security context, resources.
+    for key in [
+        "image",
+        "command",
+        "env",
+        "securityContext",
+        "resources",
+        "volumeMounts",
+    ] {
+        assert_eq!(container[key], before[key], "{key} changed");
+    }
+    assert_eq!(
+        job["spec"]["template"]["spec"]["securityContext"],
+        original["spec"]["template"]["spec"]["securityContext"]
+    );
+}
+
+#[test]
+fn prefetch_dry_run_lists_the_renders_images_and_the_node_image() {
+    let (ok, text) = lab(&["kind", "prefetch", "--dry-run"]);
+    assert!(ok, "{text}");
+    if !repo().join("kustomize/overlays/kind").is_dir() {
+        return;
+    }
+    let config =
+        std::fs::read_to_string(repo().join("kustomize/overlays/kind/kind-cluster.yaml")).unwrap();
+    for image in lab::kind::objects::node_images(&config).unwrap() {
+        assert!(
+            text.contains(&format!("{image} (kind node)")),
+            "{image}:\n{text}"
+        );
+    }
+    let images = line_of(&text, "third-party images");
+    assert!(
+        text.lines().skip(images + 1).all(|l| !l.contains("mop/")),
+        "our own images are built, not pulled:\n{text}"
+    );
+}

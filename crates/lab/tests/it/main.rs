@@ -5,6 +5,6 @@
 mod e2e;
 mod faults;
 mod kind_plan;
-mod support;
 mod manifests;
 mod manifests_run;
+mod support;
