@@ -4,7 +4,7 @@
 //! `kubectl kustomize` runs once; the split happens here rather than in two overlays, so the phases
 //! can never drift from what a plain `kubectl apply -k` would create.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use anyhow::{Context, bail};
@@ -110,6 +110,45 @@ pub fn parse(rendered: &str) -> anyhow::Result<Vec<Object>> {
     Ok(objects)
 }
 
+/// Marks every pod template that runs one of our images with that image's build (`images`: bin →
+/// Nix store hash of its stream). The tag `mop/<bin>:lab` never changes, so without this a rebuilt
+/// image would not roll out on a second `just up`; with it, changed images roll and unchanged ones
+/// leave the objects byte-identical (server-side apply is then a no-op).
+pub fn annotate_images(objects: &mut [Object], images: &BTreeMap<String, String>) {
+    for o in objects {
+        let uses: Vec<String> = images_of(&o.doc).into_iter().collect();
+        let Some(template) = o.doc.get_mut("spec").and_then(|s| s.get_mut("template")) else {
+            continue;
+        };
+        for image in uses {
+            let Some(bin) = image
+                .strip_prefix("mop/")
+                .and_then(|i| i.strip_suffix(":lab"))
+            else {
+                continue;
+            };
+            let Some(build) = images.get(bin) else {
+                continue;
+            };
+            let Some(template) = template.as_mapping_mut() else {
+                continue;
+            };
+            let meta = template
+                .entry("metadata".into())
+                .or_insert_with(|| Value::Mapping(Default::default()));
+            let Some(meta) = meta.as_mapping_mut() else {
+                continue;
+            };
+            let annotations = meta
+                .entry("annotations".into())
+                .or_insert_with(|| Value::Mapping(Default::default()));
+            if let Some(annotations) = annotations.as_mapping_mut() {
+                annotations.insert(format!("lab.mop/image-{bin}").into(), build.as_str().into());
+            }
+        }
+    }
+}
+
 /// The objects of one phase, in render order, as a YAML stream for `kubectl apply -f -`.
 pub fn phase_yaml(objects: &[Object], phase: Phase) -> anyhow::Result<String> {
     let mut out = String::new();
@@ -178,25 +217,27 @@ pub fn waits(objects: &[Object]) -> Vec<Wait> {
 
 /// Every container image the render runs (pods, pod templates, CronJobs' job templates).
 pub fn images(objects: &[Object]) -> BTreeSet<String> {
+    objects.iter().flat_map(|o| images_of(&o.doc)).collect()
+}
+
+fn images_of(doc: &Value) -> BTreeSet<String> {
     let mut images = BTreeSet::new();
-    for o in objects {
-        let spec = o.doc.get("spec");
-        let pod_specs = [
-            spec,
-            spec.and_then(|s| s.get("template"))
-                .and_then(|t| t.get("spec")),
-            spec.and_then(|s| s.get("jobTemplate"))
-                .and_then(|j| j.get("spec"))
-                .and_then(|s| s.get("template"))
-                .and_then(|t| t.get("spec")),
-        ];
-        for pod in pod_specs.into_iter().flatten() {
-            for list in ["containers", "initContainers"] {
-                let containers = pod.get(list).and_then(Value::as_sequence);
-                for c in containers.into_iter().flatten() {
-                    if let Some(image) = c.get("image").and_then(Value::as_str) {
-                        images.insert(image.to_owned());
-                    }
+    let spec = doc.get("spec");
+    let pod_specs = [
+        spec,
+        spec.and_then(|s| s.get("template"))
+            .and_then(|t| t.get("spec")),
+        spec.and_then(|s| s.get("jobTemplate"))
+            .and_then(|j| j.get("spec"))
+            .and_then(|s| s.get("template"))
+            .and_then(|t| t.get("spec")),
+    ];
+    for pod in pod_specs.into_iter().flatten() {
+        for list in ["containers", "initContainers"] {
+            let containers = pod.get(list).and_then(Value::as_sequence);
+            for c in containers.into_iter().flatten() {
+                if let Some(image) = c.get("image").and_then(Value::as_str) {
+                    images.insert(image.to_owned());
                 }
             }
         }
@@ -363,6 +404,39 @@ spec:
         assert_eq!(
             third,
             ["otel/ebpf-instrument:v0.14.0", "prom/prometheus:v3.14.0"]
+        );
+    }
+
+    #[test]
+    fn our_images_builds_annotate_the_pod_templates_that_run_them() {
+        let mut objects = parse(RENDER).unwrap();
+        let before = phase_yaml(&objects, Phase::Foundation).unwrap();
+        let builds = BTreeMap::from([
+            ("catalog".to_owned(), "abc123".to_owned()),
+            ("orders".to_owned(), "def456".to_owned()),
+        ]);
+        annotate_images(&mut objects, &builds);
+        let annotation = |id: &str, key: &str| {
+            let o = objects.iter().find(|o| o.id() == id).unwrap();
+            o.doc["spec"]["template"]["metadata"]["annotations"][key]
+                .as_str()
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            annotation("mop/Deployment/catalog", "lab.mop/image-catalog").as_deref(),
+            Some("abc123")
+        );
+        assert_eq!(
+            annotation("mop/Job/orders-seed", "lab.mop/image-orders").as_deref(),
+            Some("def456")
+        );
+        // Third-party pods are untouched, and so is everything when nothing was built.
+        assert_eq!(phase_yaml(&objects, Phase::Foundation).unwrap(), before);
+        let mut fresh = parse(RENDER).unwrap();
+        annotate_images(&mut fresh, &BTreeMap::new());
+        assert_eq!(
+            phase_yaml(&fresh, Phase::Apps).unwrap(),
+            phase_yaml(&parse(RENDER).unwrap(), Phase::Apps).unwrap()
         );
     }
 

@@ -76,7 +76,7 @@ impl fmt::Display for Step {
             ),
             Step::Render { overlay } => write!(
                 f,
-                "kubectl kustomize {} (once; split into phases)",
+                "kubectl kustomize {} (once; split into phases; pods of rebuilt images annotated so they roll)",
                 overlay.display()
             ),
             Step::Apply(phase) => write!(

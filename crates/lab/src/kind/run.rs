@@ -2,6 +2,7 @@
 //! container engine. Every kubectl call names the `kind-mop` context, never the user's current one.
 #![allow(clippy::print_stdout)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,6 +20,8 @@ const READY_TIMEOUT: &str = "600s";
 pub struct Runner {
     paths: Paths,
     objects: Option<Vec<Object>>,
+    /// bin → Nix store hash of the image just built (annotates the pod templates that run it).
+    builds: BTreeMap<String, String>,
     pub skip_doctor: bool,
 }
 
@@ -27,6 +30,7 @@ impl Runner {
         Self {
             paths,
             objects: None,
+            builds: BTreeMap::new(),
             skip_doctor: false,
         }
     }
@@ -52,7 +56,11 @@ impl Runner {
             Step::CreateCluster { config } => self.create_cluster(config)?,
             Step::BuildImages { binaries, dir } => self.build_images(binaries, dir)?,
             Step::LoadArchives { dir, optional } => load_archives(dir, *optional)?,
-            Step::Render { overlay } => self.objects = Some(render(overlay)?),
+            Step::Render { overlay } => {
+                let mut objects = render(overlay)?;
+                objects::annotate_images(&mut objects, &self.builds);
+                self.objects = Some(objects);
+            }
             Step::Apply(phase) => self.apply(*phase)?,
             Step::WaitObi => kubectl()
                 .args([
@@ -110,7 +118,7 @@ impl Runner {
             .run()
     }
 
-    fn build_images(&self, binaries: &[String], dir: &Path) -> anyhow::Result<()> {
+    fn build_images(&mut self, binaries: &[String], dir: &Path) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
         let flake = self.paths.repo.display().to_string();
         let out = Cmd::new("nix")
@@ -127,6 +135,12 @@ impl Runner {
             let archive = dir.join(format!("{bin}.tar"));
             Cmd::new(script).stdout_to_file(&archive)?;
             println!("  {}", archive.display());
+            let hash = Path::new(script)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.split('-').next());
+            self.builds
+                .insert(bin.clone(), hash.unwrap_or_default().to_owned());
         }
         Ok(())
     }
