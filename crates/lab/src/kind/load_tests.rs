@@ -22,11 +22,11 @@ spec:
           env: [{name: CATALOG_URL, value: "http://catalog.mop.svc:8081"}]
 "#;
 
-fn parse_all(yaml: &str) -> Vec<serde_yaml::Value> {
+fn parse_all(yaml: &str) -> Vec<serde_json::Value> {
     super::super::objects::parse(yaml)
         .unwrap()
         .into_iter()
-        .map(|o| o.doc)
+        .map(|o| o.value)
         .collect()
 }
 
@@ -49,7 +49,7 @@ fn a_builtin_profile_becomes_the_jobs_args_with_a_unique_name_and_no_retries() {
     assert_eq!(job["spec"]["ttlSecondsAfterFinished"], 3600);
     let c = &job["spec"]["template"]["spec"]["containers"][0];
     let got: Vec<&str> = c["args"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_str().unwrap())

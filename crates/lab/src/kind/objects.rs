@@ -8,8 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use anyhow::{Context, bail};
-use serde::Deserialize;
-use serde_yaml::Value;
+use serde_json::Value;
+
+/// The render's objects and their parser are the manifest checks' own (one parser in the crate).
+pub use crate::manifests::render::{Object, parse};
 
 /// The apply phases (CONTRACT.md): the foundation (namespaces, CRDs, cluster-scoped RBAC, OBI and the
 /// observability stack), then — once OBI is Ready — the apps and their backends in `mop`.
@@ -43,71 +45,29 @@ const CLUSTER_SCOPED: [&str; 11] = [
     "MutatingWebhookConfiguration",
 ];
 
-/// One Kubernetes object of the render.
-#[derive(Debug, Clone)]
-pub struct Object {
-    pub kind: String,
-    pub name: String,
-    pub namespace: Option<String>,
-    pub doc: Value,
-}
-
-impl Object {
-    fn from_doc(doc: Value) -> anyhow::Result<Self> {
-        let text = |path: &[&str]| {
-            path.iter()
-                .try_fold(&doc, |v, key| v.get(*key))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        let kind = text(&["kind"]).context("an object without `kind`")?;
-        let name =
-            text(&["metadata", "name"]).with_context(|| format!("a {kind} without a name"))?;
-        let namespace = text(&["metadata", "namespace"]);
-        Ok(Self {
-            kind,
-            name,
-            namespace,
-            doc,
-        })
-    }
-
-    /// `Kind/name` (or `namespace/Kind/name`), for messages.
-    pub fn id(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{ns}/{}/{}", self.kind, self.name),
-            None => format!("{}/{}", self.kind, self.name),
-        }
-    }
-
-    pub fn phase(&self) -> anyhow::Result<Phase> {
-        match self.namespace.as_deref() {
-            None if CLUSTER_SCOPED.contains(&self.kind.as_str()) => Ok(Phase::Foundation),
-            None => bail!(
-                "{} has no namespace: the kind overlay must place every namespaced object",
-                self.id()
-            ),
-            Some("obi" | "observability") => Ok(Phase::Foundation),
-            Some("mop") => Ok(Phase::Apps),
-            Some(other) => bail!(
-                "{} is in namespace {other}, not obi, observability or mop",
-                self.id()
-            ),
-        }
+/// `Kind/name` (or `namespace/Kind/name`), for plans and messages.
+pub fn id(o: &Object) -> String {
+    match &o.namespace {
+        Some(ns) => format!("{ns}/{}/{}", o.kind, o.name),
+        None => format!("{}/{}", o.kind, o.name),
     }
 }
 
-/// Parses a multi-document YAML stream (the output of `kubectl kustomize`).
-pub fn parse(rendered: &str) -> anyhow::Result<Vec<Object>> {
-    let mut objects = Vec::new();
-    for doc in serde_yaml::Deserializer::from_str(rendered) {
-        let value = Value::deserialize(doc)?;
-        if value.is_null() {
-            continue;
-        }
-        objects.push(Object::from_doc(value)?);
+/// The apply phase an object belongs to; an object in no known place is an error.
+pub fn phase(o: &Object) -> anyhow::Result<Phase> {
+    match o.namespace.as_deref() {
+        None if CLUSTER_SCOPED.contains(&o.kind.as_str()) => Ok(Phase::Foundation),
+        None => bail!(
+            "{} has no namespace: the kind overlay must place every namespaced object",
+            id(o)
+        ),
+        Some("obi" | "observability") => Ok(Phase::Foundation),
+        Some("mop") => Ok(Phase::Apps),
+        Some(other) => bail!(
+            "{} is in namespace {other}, not obi, observability or mop",
+            id(o)
+        ),
     }
-    Ok(objects)
 }
 
 /// Marks every pod template that runs one of our images with that image's build (`images`: bin →
@@ -116,8 +76,8 @@ pub fn parse(rendered: &str) -> anyhow::Result<Vec<Object>> {
 /// leave the objects byte-identical (server-side apply is then a no-op).
 pub fn annotate_images(objects: &mut [Object], images: &BTreeMap<String, String>) {
     for o in objects {
-        let uses: Vec<String> = images_of(&o.doc).into_iter().collect();
-        let Some(template) = o.doc.get_mut("spec").and_then(|s| s.get_mut("template")) else {
+        let uses: Vec<String> = images_of(&o.value).into_iter().collect();
+        let Some(template) = o.value.get_mut("spec").and_then(|s| s.get_mut("template")) else {
             continue;
         };
         for image in uses {
@@ -130,20 +90,20 @@ pub fn annotate_images(objects: &mut [Object], images: &BTreeMap<String, String>
             let Some(build) = images.get(bin) else {
                 continue;
             };
-            let Some(template) = template.as_mapping_mut() else {
+            let Some(template) = template.as_object_mut() else {
                 continue;
             };
             let meta = template
-                .entry("metadata".into())
-                .or_insert_with(|| Value::Mapping(Default::default()));
-            let Some(meta) = meta.as_mapping_mut() else {
+                .entry("metadata")
+                .or_insert_with(|| Value::Object(Default::default()));
+            let Some(meta) = meta.as_object_mut() else {
                 continue;
             };
             let annotations = meta
-                .entry("annotations".into())
-                .or_insert_with(|| Value::Mapping(Default::default()));
-            if let Some(annotations) = annotations.as_mapping_mut() {
-                annotations.insert(format!("lab.mop/image-{bin}").into(), build.as_str().into());
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(annotations) = annotations.as_object_mut() {
+                annotations.insert(format!("lab.mop/image-{bin}"), build.as_str().into());
             }
         }
     }
@@ -153,9 +113,9 @@ pub fn annotate_images(objects: &mut [Object], images: &BTreeMap<String, String>
 pub fn phase_yaml(objects: &[Object], phase: Phase) -> anyhow::Result<String> {
     let mut out = String::new();
     for object in objects {
-        if object.phase()? == phase {
+        if self::phase(object)? == phase {
             out.push_str("---\n");
-            out.push_str(&serde_yaml::to_string(&object.doc)?);
+            out.push_str(&serde_yaml::to_string(&object.value)?);
         }
     }
     Ok(out)
@@ -163,7 +123,7 @@ pub fn phase_yaml(objects: &[Object], phase: Phase) -> anyhow::Result<String> {
 
 /// Every object's phase, so a misplaced object fails before anything is applied.
 pub fn check_phases(objects: &[Object]) -> anyhow::Result<()> {
-    objects.iter().try_for_each(|o| o.phase().map(|_| ()))
+    objects.iter().try_for_each(|o| phase(o).map(|_| ()))
 }
 
 /// What `just up` waits for once everything is applied: each rollout, then each Job's completion.
@@ -217,7 +177,7 @@ pub fn waits(objects: &[Object]) -> Vec<Wait> {
 
 /// Every container image the render runs (pods, pod templates, CronJobs' job templates).
 pub fn images(objects: &[Object]) -> BTreeSet<String> {
-    objects.iter().flat_map(|o| images_of(&o.doc)).collect()
+    objects.iter().flat_map(|o| images_of(&o.value)).collect()
 }
 
 fn images_of(doc: &Value) -> BTreeSet<String> {
@@ -234,7 +194,7 @@ fn images_of(doc: &Value) -> BTreeSet<String> {
     ];
     for pod in pod_specs.into_iter().flatten() {
         for list in ["containers", "initContainers"] {
-            let containers = pod.get(list).and_then(Value::as_sequence);
+            let containers = pod.get(list).and_then(Value::as_array);
             for c in containers.into_iter().flatten() {
                 if let Some(image) = c.get("image").and_then(Value::as_str) {
                     images.insert(image.to_owned());
@@ -256,7 +216,7 @@ pub fn third_party_images(objects: &[Object]) -> BTreeSet<String> {
 /// The node image(s) of kind-cluster.yaml (`nodes[].image`), which `just prefetch` saves as well.
 pub fn node_images(kind_cluster_yaml: &str) -> anyhow::Result<BTreeSet<String>> {
     let config: Value = serde_yaml::from_str(kind_cluster_yaml).context("kind-cluster.yaml")?;
-    let nodes = config.get("nodes").and_then(Value::as_sequence);
+    let nodes = config.get("nodes").and_then(Value::as_array);
     Ok(nodes
         .into_iter()
         .flatten()
@@ -327,9 +287,7 @@ spec:
         assert_eq!(objects.len(), 7);
         let foundation = phase_yaml(&objects, Phase::Foundation).unwrap();
         let apps = phase_yaml(&objects, Phase::Apps).unwrap();
-        let names = |yaml: &str| -> Vec<String> {
-            parse(yaml).unwrap().into_iter().map(|o| o.id()).collect()
-        };
+        let names = |yaml: &str| -> Vec<String> { parse(yaml).unwrap().iter().map(id).collect() };
         assert_eq!(
             names(&foundation),
             [
@@ -351,10 +309,12 @@ spec:
 
     #[test]
     fn a_misplaced_object_fails_before_anything_is_applied() {
-        let no_ns = parse("kind: ConfigMap\nmetadata: {name: loose}\n").unwrap();
+        let no_ns = parse("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: loose}\n").unwrap();
         let err = check_phases(&no_ns).unwrap_err().to_string();
         assert!(err.contains("ConfigMap/loose has no namespace"), "{err}");
-        let other = parse("kind: Service\nmetadata: {name: x, namespace: default}\n").unwrap();
+        let other =
+            parse("apiVersion: v1\nkind: Service\nmetadata: {name: x, namespace: default}\n")
+                .unwrap();
         assert!(
             check_phases(&other)
                 .unwrap_err()
@@ -417,8 +377,8 @@ spec:
         ]);
         annotate_images(&mut objects, &builds);
         let annotation = |id: &str, key: &str| {
-            let o = objects.iter().find(|o| o.id() == id).unwrap();
-            o.doc["spec"]["template"]["metadata"]["annotations"][key]
+            let o = objects.iter().find(|o| super::id(o) == id).unwrap();
+            o.value["spec"]["template"]["metadata"]["annotations"][key]
                 .as_str()
                 .map(str::to_owned)
         };

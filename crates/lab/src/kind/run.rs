@@ -343,9 +343,10 @@ fn load_archives(dir: &Path, optional: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The overlay rendered once (by the manifest checks' renderer: a warning is an error there too),
+/// every object placed in a phase.
 pub fn render(overlay: &Path) -> anyhow::Result<Vec<Object>> {
-    let yaml = Cmd::new("kubectl").arg("kustomize").arg(overlay).output()?;
-    let objects = objects::parse(&yaml)?;
+    let objects = crate::manifests::render::render(overlay)?.objects;
     objects::check_phases(&objects)?;
     Ok(objects)
 }
@@ -357,8 +358,8 @@ pub fn describe_render(overlay: &Path) -> anyhow::Result<String> {
     for phase in [Phase::Foundation, Phase::Apps] {
         let ids: Vec<String> = objects
             .iter()
-            .filter(|o| o.phase().ok() == Some(phase))
-            .map(Object::id)
+            .filter(|o| objects::phase(o).ok() == Some(phase))
+            .map(objects::id)
             .collect();
         out.push_str(&format!("apply phase {phase} ({} objects):\n", ids.len()));
         for id in ids {
