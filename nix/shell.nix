@@ -29,6 +29,13 @@ craneLib.devShell {
     tansu
     cargo-nextest
     cargo-deny
+    # the manifest tests (promtool; setpriv/unshare run each container as its UID), the dashboards'
+    # generator (grafana/package.json), the benchmarks (`just bench-*`)
+    prometheus
+    util-linux
+    nodejs
+    oha
+    wrk
     # the lints .ci/run applies to the workflows; Schemathesis (`just fuzz-catalog`) and the generic
     # gRPC client (`just grpc-generic`)
     actionlint

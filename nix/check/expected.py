@@ -37,7 +37,8 @@ for pkg in meta["packages"]:
                     embedded.add(os.path.join(crate_dir, arg))
 # The tools the justfile, README and scripts call that the devShell must provide.
 tools = ["kind", "kubectl", "kustomize", "just", "jq", "yq-go", "grpcurl", "kcat", "protobuf", "cmake",
-         "postgresql", "redis", "tansu", "cargo-nextest", "cargo-deny", "actionlint", "zizmor", "python3-env"]
+         "postgresql", "redis", "tansu", "cargo-nextest", "cargo-deny", "actionlint", "zizmor", "python3-env",
+         "prometheus", "util-linux", "nodejs", "oha", "wrk"]
 # Folders (migrations, proto) stand for every file in them: the check looks for files, not folders.
 files = set()
 for p in map(os.path.realpath, embedded):

@@ -18,7 +18,7 @@ let
   tools = [
     "protobuf" "cmake" "pkg-config" "zlib" "kubectl" "kind" "kustomize" "skopeo" "k9s" "just" "jq"
     "yq-go" "grpcurl" "kcat" "postgresql" "redis" "tansu" "cargo-nextest" "cargo-deny" "actionlint"
-    "zizmor" "rustc" "cargo" "clippy" "rustfmt"
+    "zizmor" "rustc" "cargo" "clippy" "rustfmt" "prometheus" "util-linux" "nodejs" "oha" "wrk"
   ];
   python3Packages = lib.genAttrs [
     "schemathesis"
