@@ -176,6 +176,18 @@ pub enum PodState {
     Exited(i32),
 }
 
+/// Waiting reasons that never clear by themselves: waiting out the start-up timeout would only hide them.
+pub fn is_stuck(reason: &str) -> bool {
+    matches!(
+        reason,
+        "ErrImagePull"
+            | "ImagePullBackOff"
+            | "ErrImageNeverPull"
+            | "InvalidImageName"
+            | "CreateContainerConfigError"
+    )
+}
+
 pub fn pod_state(list: &serde_json::Value) -> PodState {
     let Some(pod) = list.pointer("/items/0") else {
         return PodState::Pending("no pod yet".into());

@@ -145,3 +145,13 @@ fn the_pod_state_says_pending_running_or_the_exit_code() {
         PodState::Exited(2)
     );
 }
+
+#[test]
+fn image_and_config_errors_are_stuck_creating_is_not() {
+    assert!(
+        is_stuck("ErrImageNeverPull")
+            && is_stuck("ImagePullBackOff")
+            && is_stuck("CreateContainerConfigError")
+    );
+    assert!(!is_stuck("ContainerCreating") && !is_stuck("no pod yet") && !is_stuck("Pending"));
+}

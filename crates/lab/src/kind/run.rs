@@ -434,6 +434,9 @@ fn run_load(template: &Path, profile: &str, args: &[String]) -> anyhow::Result<i
         || {
             let state = pods()?;
             if let load::PodState::Pending(reason) = &state {
+                if load::is_stuck(reason) {
+                    bail!("job/{name}: {reason} (was mop/loadgen:lab loaded by `just up`?)");
+                }
                 if *reason != last {
                     println!("  {name}: {reason}");
                     last.clone_from(reason);
