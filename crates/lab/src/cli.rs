@@ -168,7 +168,7 @@ fn kind(command: KindCommand) -> anyhow::Result<()> {
         } => (plan::load(&paths, &profile, &args), dry_run, false),
         KindCommand::Prefetch { dry_run } => (plan::prefetch(&paths), dry_run, false),
         KindCommand::Doctor => return run::run_doctor(),
-        KindCommand::Status => return kind_status(),
+        KindCommand::Status => return run::print_status(),
         KindCommand::Logs { name, follow, tail } => {
             let mut cmd = crate::cmd::Cmd::new("kubectl")
                 .args([
@@ -208,20 +208,6 @@ fn kind(command: KindCommand) -> anyhow::Result<()> {
         Some(0) | None => Ok(()),
         Some(code) => Err(Exit(code).into()),
     }
-}
-
-fn kind_status() -> anyhow::Result<()> {
-    use crate::kind::{CLUSTER, CONTEXT, run, status};
-    if !run::cluster_exists()? {
-        println!("no kind cluster `{CLUSTER}` (`just up` creates it)");
-        return Ok(());
-    }
-    let out = crate::cmd::Cmd::new("kubectl")
-        .args(["--context", CONTEXT, "get", "pods", "-A", "-o", "json"])
-        .output()?;
-    let lines = status::pods(&serde_json::from_str(&out).context("kubectl get pods -o json")?);
-    print!("{}", status::render(&lines));
-    Ok(())
 }
 
 /// The checkout: the nearest folder at or above the current one with a flake.nix.

@@ -184,6 +184,15 @@ impl Runner {
     }
 
     fn wait_ready(&self) -> anyhow::Result<()> {
+        let waited = self.wait_all();
+        if waited.is_err() {
+            // What is not ready and why, before the error that only says which wait timed out.
+            let _ = print_status();
+        }
+        waited
+    }
+
+    fn wait_all(&self) -> anyhow::Result<()> {
         for wait in objects::waits(self.objects()?) {
             match wait {
                 Wait::Rollout {
@@ -290,6 +299,21 @@ fn engine() -> Cmd {
 pub fn cluster_exists() -> anyhow::Result<bool> {
     let out = Cmd::new("kind").args(["get", "clusters"]).output()?;
     Ok(out.lines().any(|l| l.trim() == CLUSTER))
+}
+
+/// `just status`: every pod, and why any is not ready.
+pub fn print_status() -> anyhow::Result<()> {
+    if !cluster_exists()? {
+        println!("no kind cluster `{CLUSTER}` (`just up` creates it)");
+        return Ok(());
+    }
+    let out = kubectl()
+        .args(["get", "pods", "-A", "-o", "json"])
+        .output()?;
+    let pods =
+        super::status::pods(&serde_json::from_str(&out).context("kubectl get pods -o json")?);
+    print!("{}", super::status::render(&pods));
+    Ok(())
 }
 
 pub fn run_doctor() -> anyhow::Result<()> {
