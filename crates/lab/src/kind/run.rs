@@ -80,6 +80,13 @@ impl Runner {
                 .run()?,
             Step::SaveImages { dir } => self.save_images(dir)?,
             Step::RequireCluster => {
+                // `just load` comes here when no local lab runs: say both ways to get a lab.
+                if !crate::cmd::on_path("kind") {
+                    bail!(
+                        "no lab is running: `just dev` starts the local lab; the kind lab (`just up`) needs kind: {}",
+                        crate::cmd::install_hint("kind")
+                    );
+                }
                 if !cluster_exists()? {
                     bail!(
                         "no kind cluster `{CLUSTER}`: `just up` starts it (or `just dev` runs the local lab)"
