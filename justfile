@@ -20,6 +20,7 @@ test:
     cargo test --workspace --locked
     just fuzz-catalog
     just grpc-generic
+    just check-nix
 
 # Regenerate grafana/dashboards/*.json from their TypeScript definitions in grafana/src (commit the result).
 dashboards:
@@ -60,10 +61,48 @@ dev *ARGS:
 dev-down:
     cargo run -q -p lab --locked -- down
 
-# Run a load profile (constant, spike, ramp, mixed) or a scenario file against the local lab.
+# Run a load profile (constant, spike, ramp, mixed) or a scenario file: against the local lab when
+# `just dev` runs (its lab.env exists), else in the kind lab as a Job (exits with loadgen's code).
 load PROFILE *ARGS:
-    if [ -f "${LAB_STATE_DIR:-${TMPDIR:-/tmp}/mop-lab}/lab.env" ]; then source "${LAB_STATE_DIR:-${TMPDIR:-/tmp}/mop-lab}/lab.env"; fi; \
-    cargo run --release -q -p loadgen --locked -- run {{PROFILE}} {{ARGS}}
+    state="${LAB_STATE_DIR:-${TMPDIR:-/tmp}/mop-lab}"; \
+    if [ -f "$state/lab.env" ]; then source "$state/lab.env"; \
+      cargo run --release -q -p loadgen --locked -- run {{PROFILE}} {{ARGS}}; \
+    else cargo run -q -p lab --locked -- kind load {{PROFILE}} {{ARGS}}; fi
+
+# The kind lab: doctor, cluster, Nix-built images, observability, OBI Ready, then the apps; converges
+# when it runs already (`just up --dry-run` prints the plan and the overlay's phases).
+up *ARGS:
+    cargo run -q -p lab --locked -- kind up {{ARGS}}
+
+# Delete the kind lab's cluster.
+down *ARGS:
+    cargo run -q -p lab --locked -- kind down {{ARGS}}
+
+# What runs in the kind lab, and why anything is not ready.
+status:
+    cargo run -q -p lab --locked -- kind status
+
+# Logs of one kind-lab workload (catalog, obi, grafana, …); `-f` follows.
+logs NAME *ARGS:
+    cargo run -q -p lab --locked -- kind logs {{NAME}} {{ARGS}}
+
+# Check the host for the kind lab (Docker/podman, kernel, BTF, kprobes, cgroup v2, inotify, ports, Nix).
+doctor:
+    cargo run -q -p lab --locked -- kind doctor
+
+# Pull and save every third-party image the kind overlay runs, so a later `just up` works offline.
+prefetch *ARGS:
+    cargo run -q -p lab --locked -- kind prefetch {{ARGS}}
+
+# What can be checked of the Nix/kind half without Nix, Docker or a cluster: a real Nix (the host's if
+# >= 2.31, else Debian sid's in a cached chroot: root) evaluates every flake output against stub
+# inputs; the workflows pass actionlint and zizmor; the justfile parses and `up` prints its plan.
+check-nix:
+    nix/check/run.sh
+    actionlint
+    zizmor --offline --persona=auditor .github/workflows
+    just --dry-run up 2>&1 | grep -q 'lab --locked -- kind up'
+    cargo run -q -p lab --locked -- kind up --dry-run
 
 # Benchmark loadgen: 5 000 req/s accuracy, closed-model throughput vs oha, coordinated omission vs oha.
 bench-loadgen SECONDS="30":

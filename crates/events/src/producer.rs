@@ -12,7 +12,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use common::http::extract::Json;
-use common::http::health::{self, Health};
+use common::http::health::Health;
 use common::http::layers;
 use common::http::{FieldError, Problem};
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -22,16 +22,13 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::ProducerConfig;
 use crate::event::OrderEvent;
 use crate::kafka::{self, Topics, header, with_header};
-
-/// Route templates, for OBI's `routes.patterns`. Probes last.
-pub const ROUTES: &[&str] = &["/events", "/events/batch", "/health", "/ready"];
 
 /// Handler state.
 #[derive(Clone)]
@@ -66,21 +63,35 @@ pub async fn run(
     Ok(())
 }
 
-/// The router: the intake routes, probes and the shared layers.
+/// The router: the intake routes, probes, `/openapi.json` and the shared layers.
 pub fn app(intake: Intake, http: &layers::HttpArgs, shutdown: CancellationToken) -> Router {
     let producer = intake.producer.clone();
-    let (api, _) = OpenApiRouter::new()
-        .routes(routes!(post_event))
-        .routes(routes!(post_batch))
-        .with_state(intake)
-        .split_for_parts();
     let health = Health::new(shutdown, move || {
         let producer = producer.clone();
         async move { kafka::check_broker(&producer).await }
     });
-    let (probes, _) = health::routes(health).split_for_parts();
-    layers::apply(api, probes, http)
+    common::http::api::router(api(), intake, health, http)
 }
+
+/// The OpenAPI document, exactly as served on `/openapi.json` (and printed by `events-producer openapi`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    common::http::api::document(api())
+}
+
+/// Every intake route, with its description; the state is supplied by [`app`].
+fn api() -> OpenApiRouter<Intake> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(post_event))
+        .routes(routes!(post_batch))
+}
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "MOP events-producer",
+    description = "HTTP intake of order events: each is validated and answered 202 only once the \
+        Kafka broker acknowledged it. Every error body is application/problem+json (RFC 9457)."
+))]
+struct ApiDoc;
 
 impl Intake {
     pub fn new(producer: kafka::Producer, topics: Topics, max_batch: usize) -> Self {

@@ -1,5 +1,6 @@
-//! The `lab` command line: `up` (start, print where everything is, supervise, stop on Ctrl-C) and
-//! `down` (stop a lab running in another terminal, through its pid file).
+//! The `lab` command line: `up` (start the local lab, print where everything is, supervise, stop on
+//! Ctrl-C), `down` (stop a local lab running in another terminal, through its pid file), and `kind …`
+//! (the kind lab's lifecycle: `just up`, `down`, `status`, `logs`, `load`, `doctor`, `prefetch`).
 #![allow(clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};
@@ -49,7 +50,70 @@ pub enum Command {
     Down,
     /// Soak: a lab of its own on free ports under `mixed` for minutes, memory and fds sampled.
     Soak(crate::soak::SoakArgs),
+    /// The kind lab: a kind cluster with OBI, Prometheus, Tempo, Grafana and the services.
+    #[command(subcommand)]
+    Kind(KindCommand),
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub enum KindCommand {
+    /// Create (or converge) the kind lab: doctor, cluster, images, observability, OBI Ready, apps.
+    Up {
+        /// Print the plan (and what the overlay renders to) without running anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Reuse the image archives in target/images instead of building them with Nix.
+        #[arg(long)]
+        no_build: bool,
+        /// Skip the host checks (when you know better than a check).
+        #[arg(long)]
+        skip_doctor: bool,
+    },
+    /// Delete the kind cluster.
+    Down {
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// What runs, and why anything is not ready.
+    Status,
+    /// The logs of one workload (`catalog`, `obi`, `grafana`, …).
+    Logs {
+        name: String,
+        /// Keep streaming.
+        #[arg(short, long)]
+        follow: bool,
+        #[arg(long, default_value_t = 200)]
+        tail: u32,
+    },
+    /// Run loadgen in the cluster as a Job: PROFILE is spike, constant, ramp, mixed or a scenario file.
+    Load {
+        profile: String,
+        /// Passed to `loadgen run` (e.g. `--duration 60s`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check every host prerequisite of the kind lab; each failure says how to fix it.
+    Doctor,
+    /// Pull and save every third-party image the overlay runs, so a later `just up` works offline.
+    Prefetch {
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// An exit code a command decided (`lab kind load` exits with loadgen's); `main` exits with it.
+#[derive(Debug)]
+pub struct Exit(pub i32);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -86,7 +150,81 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Down => down(&state_dir(cli.state_dir.as_deref())?),
         Command::Soak(args) => crate::soak::main(args, state_dir(cli.state_dir.as_deref())?).await,
+        Command::Kind(command) => kind(command),
     }
+}
+
+fn kind(command: KindCommand) -> anyhow::Result<()> {
+    use crate::kind::{plan, run, status};
+    let paths = crate::kind::Paths::from_env(&repo_root()?);
+    let (steps, dry_run, skip_doctor) = match command {
+        KindCommand::Up {
+            dry_run,
+            no_build,
+            skip_doctor,
+        } => (plan::up(&paths, !no_build), dry_run, skip_doctor),
+        KindCommand::Down { dry_run } => (plan::down(), dry_run, false),
+        KindCommand::Load {
+            profile,
+            args,
+            dry_run,
+        } => (plan::load(&paths, &profile, &args), dry_run, false),
+        KindCommand::Prefetch { dry_run } => (plan::prefetch(&paths), dry_run, false),
+        KindCommand::Doctor => return run::run_doctor(),
+        KindCommand::Status => return run::print_status(),
+        KindCommand::Logs { name, follow, tail } => {
+            let mut cmd = crate::cmd::Cmd::new("kubectl")
+                .args([
+                    "--context",
+                    crate::kind::CONTEXT,
+                    "-n",
+                    status::namespace_of(&name),
+                    "logs",
+                ])
+                .arg(format!("-lapp.kubernetes.io/name={name}"))
+                .args(["--all-containers", "--prefix", "--max-log-requests", "10"])
+                .arg(format!("--tail={tail}"));
+            if follow {
+                cmd = cmd.arg("-f");
+            }
+            return cmd.run();
+        }
+    };
+    if dry_run {
+        print!("{}", plan::describe(&steps));
+        if steps.iter().any(|s| matches!(s, plan::Step::Render { .. })) {
+            // Until kustomize/ exists there is nothing to render; once it does, a broken overlay fails.
+            if paths.overlay().is_dir() {
+                print!("\n{}", run::describe_render(&paths.overlay())?);
+            } else {
+                println!(
+                    "\n({} does not exist yet: nothing to render)",
+                    paths.overlay().display()
+                );
+            }
+        }
+        return Ok(());
+    }
+    let mut runner = run::Runner::new(paths);
+    runner.skip_doctor = skip_doctor;
+    match runner.run(&steps)? {
+        Some(0) | None => Ok(()),
+        Some(code) => Err(Exit(code).into()),
+    }
+}
+
+/// The checkout: the nearest folder at or above the current one with a flake.nix.
+fn repo_root() -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir()?;
+    cwd.ancestors()
+        .find(|dir| dir.join("flake.nix").is_file())
+        .map(Path::to_path_buf)
+        .with_context(|| {
+            format!(
+                "no flake.nix at or above {}: run from the MOP checkout",
+                cwd.display()
+            )
+        })
 }
 
 async fn up(options: LabOptions) -> anyhow::Result<()> {

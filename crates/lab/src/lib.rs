@@ -4,16 +4,21 @@
 //! - [`local`] — the local lab (`just dev`): a small supervisor rather than a pile of background
 //!   shell jobs, so start-up is ordered and waited for, every process's output lands in its own log
 //!   file, and Ctrl-C stops everything in the right order (services drain first, then backends).
-//! - [`soak`] — `just soak`: the local lab under `mixed` for minutes, memory and fds sampled.
-//! - [`cli`] — the `lab` binary's commands.
+//! - [`kind`] — the kind lab's lifecycle (`just up`, `down`, `status`, `logs`, `load`, `doctor`,
+//!   `prefetch`): each command's plan as data, carried out with kind, kubectl and nix.
+//! - [`manifests`] — the kustomize overlays rendered and checked (Pod Security, footprint, network
+//!   edges, OBI's config) without an API server.
 //! - [`dashboards`] — checks of the Grafana dashboards (grafana/) that need no Grafana server.
-//!
-//! The kind lab's lifecycle, the manifests' checks, the troubleshooting scenarios and `verify` get
-//! module folders of their own beside `local`.
+//! - [`soak`] — `just soak`: the local lab under `mixed` for minutes, memory and fds sampled.
+//! - [`cmd`] — the one way to run an external command and to wait for a condition.
+//! - [`cli`] — the `lab` binary's commands.
 
 pub mod cli;
+pub mod cmd;
 pub mod dashboards;
+pub mod kind;
 pub mod local;
+pub mod manifests;
 pub mod soak;
 
 pub use local::plan::{Plan, Ports};

@@ -75,6 +75,7 @@ pub async fn start_producer(brokers: &str, prefix: &str) -> Service {
         kafka: kafka_args(brokers, prefix),
         http: HttpArgs::default(),
         common: common_args(),
+        command: None,
     };
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(events::producer::run(config, l, shutdown.clone()));
@@ -101,6 +102,7 @@ pub fn consumer_config(role: Role, brokers: &str, prefix: &str) -> ConsumerConfi
         commit_interval: Duration::from_millis(200),
         kafka: kafka_args(brokers, prefix),
         common: common_args(),
+        command: None,
     }
 }
 

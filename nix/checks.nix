@@ -1,0 +1,67 @@
+# What `nix flake check` runs: clippy, rustfmt, the unit tests that need no backend, cargo-deny,
+# the RustSec audit, and the kustomize overlays rendering. All reuse the one cargoArtifacts.
+{
+  pkgs,
+  craneLib,
+  commonArgs,
+  cargoArtifacts,
+  advisory-db,
+  root,
+}:
+let
+  inherit (pkgs) lib;
+  withDeps = commonArgs // {
+    inherit cargoArtifacts;
+  };
+in
+{
+  clippy = craneLib.cargoClippy (
+    withDeps
+    // {
+      cargoClippyExtraArgs = "--all-targets -- --deny warnings";
+    }
+  );
+
+  fmt = craneLib.cargoFmt { inherit (commonArgs) src pname version; };
+
+  # Only the libraries' and binaries' own unit tests: the integration tests (tests/it) start real
+  # PostgreSQL, Redis and a Kafka-protocol broker, which the build sandbox does not have. `just test`
+  # runs them all.
+  unit-tests = craneLib.cargoNextest (
+    withDeps
+    // {
+      cargoNextestExtraArgs = "--workspace --lib --bins --no-tests=pass";
+    }
+  );
+
+  # Licenses, bans and sources from deny.toml (offline); advisories come from the pinned advisory-db.
+  deny = craneLib.cargoDeny { inherit (commonArgs) src pname version; };
+  audit = craneLib.cargoAudit {
+    inherit (commonArgs) src pname version;
+    inherit advisory-db;
+  };
+
+  # Every overlay renders (kustomize/ and the grafana/ kustomization it references).
+  manifests =
+    pkgs.runCommand "mop-manifests"
+      {
+        nativeBuildInputs = [ pkgs.kubectl ];
+        src = lib.fileset.toSource {
+          inherit root;
+          fileset = lib.fileset.unions [
+            (root + "/kustomize")
+            # the overlays list ../../../grafana as a resource (its dashboards and provisioning)
+            (root + "/grafana")
+          ];
+        };
+      }
+      ''
+        export HOME=$TMPDIR
+        mkdir -p $out
+        for overlay in $src/kustomize/overlays/*/; do
+          name=$(basename "$overlay")
+          kubectl kustomize "$overlay" > "$out/$name.yaml"
+        done
+        test -s $out/kind.yaml
+      '';
+}
