@@ -35,6 +35,18 @@ impl Request {
             Request::Http(_) | Request::Grpc(_) | Request::Kafka(_)
         )
     }
+
+    /// The outcome classes that are this protocol's successes: what a step expects when it names
+    /// nothing (scenario files and ad-hoc runs alike).
+    pub fn successes(&self) -> &'static [&'static str] {
+        match self {
+            Request::Http(_) => &["2xx"],
+            Request::Grpc(_) => &["OK"],
+            Request::Redis(_) => &["OK", "HIT", "MISS"],
+            Request::Sql(_) => &["sql:OK"],
+            Request::Kafka(_) => &["kafka:OK", "kafka:POISON"],
+        }
+    }
 }
 
 /// The clients, created once per run and shared by every in-flight request.
