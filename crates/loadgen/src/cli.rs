@@ -242,20 +242,11 @@ fn ad_hoc(protocol: &str, (name, request): (String, Request), run: AdHoc) -> Par
     } = run;
     let rate = opts.rate.unwrap_or(10.0);
     let d = opts.duration.unwrap_or(Duration::from_secs(10));
-    let expect = if expect.is_empty() {
-        request
-            .successes()
-            .iter()
-            .map(|c| (*c).to_owned())
-            .collect()
-    } else {
-        expect
-    };
     let step = Step {
         name,
         weight: 1,
+        expect: request.expect_or_successes(expect),
         request,
-        expect,
     };
     (
         format!("{protocol}-{pattern:?}").to_lowercase(),

@@ -99,7 +99,14 @@ pub async fn run_with(
     let tracker = TaskTracker::new();
     // Set by closed-model threads that stopped waiting for in-flight requests.
     let gave_up = Arc::new(AtomicBool::new(false));
-    let per_core = plan.runs_per_core();
+    let run = Loop {
+        plan,
+        drivers,
+        recorder: &recorder,
+        tracker: &tracker,
+        start,
+        cancel,
+    };
     match plan.mode {
         Mode::Open {
             max_in_flight,
@@ -109,11 +116,11 @@ pub async fn run_with(
                 max_in_flight,
                 workers,
             };
-            open::run(plan, drivers, &recorder, &tracker, start, cancel, queue).await;
+            open::run(&run, queue).await;
         }
-        Mode::Closed { concurrency } if per_core => {
+        Mode::Closed { concurrency } if plan.runs_per_core() => {
             let gave_up = Arc::clone(&gave_up);
-            let threads = closed::spawn(plan, drivers, &recorder, start, cancel, concurrency);
+            let threads = closed::spawn(&run, concurrency);
             tracker.spawn(async move {
                 let mut all = true;
                 for t in threads {
@@ -124,21 +131,22 @@ pub async fn run_with(
                 }
             });
         }
-        Mode::Closed { concurrency } => {
-            tasks::spawn(
-                plan,
-                drivers,
-                &recorder,
-                &tracker,
-                start,
-                cancel,
-                concurrency,
-            );
-        }
+        Mode::Closed { concurrency } => tasks::spawn(&run, concurrency),
     }
     tracker.close();
     let drained = drain(plan, &tracker, start, cancel).await && !gave_up.load(Ordering::Relaxed);
     finish(&recorder, start, drained)
+}
+
+/// What each loop works with: the plan, the clients, where to record, where to spawn its tasks
+/// (the drain waits for them), the run's start and the token that stops it.
+struct Loop<'a> {
+    plan: &'a Plan,
+    drivers: &'a Drivers,
+    recorder: &'a Arc<Recorder>,
+    tracker: &'a TaskTracker,
+    start: Instant,
+    cancel: &'a CancellationToken,
 }
 
 impl Plan {

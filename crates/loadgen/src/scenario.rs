@@ -113,15 +113,7 @@ impl StepSpec {
                 self.name
             );
         };
-        let expect = if self.expect.is_empty() {
-            request
-                .successes()
-                .iter()
-                .map(|c| (*c).to_owned())
-                .collect()
-        } else {
-            self.expect.clone()
-        };
+        let expect = request.expect_or_successes(self.expect.clone());
         Ok(Step {
             name: self.name.clone(),
             weight: self.weight,

@@ -145,9 +145,7 @@ impl KafkaBroker {
     }
 
     fn local(&self) -> Result<&Local> {
-        self.local
-            .as_ref()
-            .ok_or_else(|| Error("only a broker started by testkit can be stopped".into()))
+        launcher::started(&self.local, "broker")
     }
 }
 

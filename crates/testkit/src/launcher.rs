@@ -215,3 +215,11 @@ pub(crate) fn shared<T: Send + Sync>(
     .as_ref()
     .map_err(|e| Error(e.clone()))
 }
+
+/// The part of a backend this process started, or the error a control (stop, restart, pause …)
+/// gives for a server that was only pointed at (`REDIS_URL`, …): testkit does not stop strangers.
+pub(crate) fn started<'a, T>(local: &'a Option<T>, what: &str) -> Result<&'a T> {
+    local
+        .as_ref()
+        .ok_or_else(|| Error(format!("only a {what} started by testkit can be stopped")))
+}

@@ -295,9 +295,7 @@ impl PgServer {
     }
 
     fn local(&self) -> Result<&Local> {
-        self.local
-            .as_ref()
-            .ok_or_else(|| Error("only a server started by testkit can be stopped".into()))
+        launcher::started(&self.local, "server")
     }
 }
 

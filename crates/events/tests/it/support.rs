@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 pub use testkit::server::client;
 use testkit::server::{Bound, Server};
 
-/// Partitions of every test topic.
-pub const PARTITIONS: i32 = 3;
+/// Partitions of every test topic (what the reader reads back).
+pub const PARTITIONS: i32 = testkit::kafka_reader::EVENTS_PARTITIONS;
 
 pub fn broker() -> &'static testkit::kafka::KafkaBroker {
     testkit::kafka::KafkaBroker::shared().unwrap()
@@ -103,17 +103,8 @@ pub async fn post_ok(url: &str, body: &Value) -> Value {
     body
 }
 
-pub use testkit::kafka_reader::Record;
-
-/// Reads `topic` (all [`PARTITIONS`]) from the beginning until `done` holds or `timeout` passes.
-pub async fn read_topic(
-    brokers: &str,
-    topic: &str,
-    timeout: Duration,
-    done: impl Fn(&[Record]) -> bool + Send + 'static,
-) -> Vec<Record> {
-    testkit::kafka_reader::read_topic(brokers, topic, PARTITIONS, timeout, done).await
-}
+/// Topics are read back whole: every one of their [`PARTITIONS`].
+pub use testkit::kafka_reader::{Record, read_events_topic as read_topic};
 
 /// Waits until `check` passes, polling; panics with `what` after `timeout`.
 pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)

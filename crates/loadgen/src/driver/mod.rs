@@ -36,8 +36,17 @@ impl Request {
         )
     }
 
-    /// The outcome classes that are this protocol's successes: what a step expects when it names
-    /// nothing (scenario files and ad-hoc runs alike).
+    /// A step's `expect` as written, or — when it names nothing — this protocol's successes
+    /// (scenario files and ad-hoc runs alike).
+    pub fn expect_or_successes(&self, expect: Vec<String>) -> Vec<String> {
+        if expect.is_empty() {
+            self.successes().iter().map(|c| (*c).to_owned()).collect()
+        } else {
+            expect
+        }
+    }
+
+    /// The outcome classes that are this protocol's successes.
     pub fn successes(&self) -> &'static [&'static str] {
         match self {
             Request::Http(_) => &["2xx"],

@@ -10,12 +10,8 @@ use std::sync::Arc;
 use common::rng::SplitMix64;
 use tokio::sync::{Mutex, mpsc};
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::{Plan, Sent, arrival_rng, pick, send};
-use crate::driver::Drivers;
-use crate::stats::Recorder;
+use super::{Loop, Sent, arrival_rng, pick, send};
 
 /// The open model's bounds: senders, and arrivals that may wait for one.
 #[derive(Debug, Clone, Copy)]
@@ -33,15 +29,15 @@ struct Arrival {
 
 /// Spawns the workers into `tracker`, then sends every arrival of the schedule (of this segment) at
 /// its time; returns after the last one (or on `cancel`), leaving the workers to drain the queue.
-pub(super) async fn run(
-    plan: &Plan,
-    drivers: &Drivers,
-    recorder: &Arc<Recorder>,
-    tracker: &TaskTracker,
-    start: Instant,
-    cancel: &CancellationToken,
-    queue: Queue,
-) {
+pub(super) async fn run(run: &Loop<'_>, queue: Queue) {
+    let Loop {
+        plan,
+        drivers,
+        recorder,
+        tracker,
+        start,
+        cancel,
+    } = *run;
     let (tx, rx) = mpsc::channel::<Arrival>(queue.max_in_flight.max(1));
     let rx = Arc::new(Mutex::new(rx));
     for _ in 0..queue.workers.max(1) {

@@ -6,31 +6,21 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
-use super::{Plan, Sent, arrival_rng, pick, send};
-use crate::driver::Drivers;
-use crate::stats::Recorder;
+use super::{Loop, Sent, arrival_rng, pick, send};
 
 /// Spawns `concurrency` workers into `tracker`, each sending back to back until the schedule's end.
 /// Latency from intended time equals latency from send: in a closed loop a request is due the
 /// moment it is sent.
-pub(super) fn spawn(
-    plan: &Plan,
-    drivers: &Drivers,
-    recorder: &Arc<Recorder>,
-    tracker: &TaskTracker,
-    start: Instant,
-    cancel: &CancellationToken,
-    concurrency: usize,
-) {
+pub(super) fn spawn(run: &Loop<'_>, concurrency: usize) {
+    let (plan, start) = (run.plan, run.start);
     let end = start + plan.schedule.duration();
     let next = Arc::new(AtomicU64::new(0));
     for _ in 0..concurrency.max(1) {
-        let (recorder, next, cancel) = (Arc::clone(recorder), Arc::clone(&next), cancel.clone());
-        let (steps, seed, mut worker) = (plan.steps.clone(), plan.seed, drivers.worker());
-        tracker.spawn(async move {
+        let (recorder, next) = (Arc::clone(run.recorder), Arc::clone(&next));
+        let (cancel, mut worker) = (run.cancel.clone(), run.drivers.worker());
+        let (steps, seed) = (plan.steps.clone(), plan.seed);
+        run.tracker.spawn(async move {
             while Instant::now() < end && !cancel.is_cancelled() {
                 let mut rng = arrival_rng(seed, next.fetch_add(1, Ordering::Relaxed));
                 let step = pick(&steps, &mut rng);
