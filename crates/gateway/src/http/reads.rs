@@ -6,8 +6,8 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use common::http::{Problem, conditional};
 use common::http::extract::{Path, Query};
+use common::http::{Problem, conditional};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use utoipa::IntoParams;
