@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 
-use common::args::CommonArgs;
+use common::args::{Command, CommonArgs};
 use common::http::layers::HttpArgs;
 
 /// An in-memory product catalog over HTTP/1.1 — MOP's HTTP reference service.
@@ -26,4 +26,8 @@ pub struct Config {
 
     #[command(flatten)]
     pub common: CommonArgs,
+
+    /// Something to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }

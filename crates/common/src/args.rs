@@ -16,6 +16,15 @@ pub struct CommonArgs {
     pub shutdown_grace: Duration,
 }
 
+/// What an HTTP service binary can do instead of serving (`catalog openapi`, …). Flattened into each
+/// service's own subcommands, so the name and its help text are written once.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Print this service's OpenAPI 3.1 document (JSON) to stdout and exit, without binding a port or
+    /// reaching any backend.
+    Openapi,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {

@@ -77,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
                 ..HttpArgs::default()
             },
             common: common.clone(),
+            command: None,
         },
         listener,
         shutdown.clone(),
@@ -97,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
             commit_interval: Duration::from_secs(1),
             kafka,
             common,
+            command: None,
         },
         admin,
         shutdown.clone(),

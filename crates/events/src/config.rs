@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::args::{CommonArgs, parse_duration};
+use common::args::{Command, CommonArgs, parse_duration};
 use common::http::layers::HttpArgs;
 
 /// Where the broker is and how our topics are named and sized; shared by both binaries.
@@ -48,6 +48,10 @@ pub struct ProducerConfig {
 
     #[command(flatten)]
     pub common: CommonArgs,
+
+    /// Something to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 /// What an `events-consumer` does with the order events it reads.
@@ -125,6 +129,10 @@ pub struct ConsumerConfig {
 
     #[command(flatten)]
     pub common: CommonArgs,
+
+    /// Something to do instead of consuming.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 impl ConsumerConfig {

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::args::{CommonArgs, parse_duration};
+use common::args::{Command, CommonArgs, parse_duration};
 use common::http::layers::HttpArgs;
 
 /// A cache-aside gateway in front of `catalog`: Redis (L2) plus a small in-process L1, with pub/sub
@@ -31,6 +31,10 @@ pub struct Config {
 
     #[command(flatten)]
     pub common: CommonArgs,
+
+    /// Something to do instead of serving.
+    #[command(subcommand)]
+    pub command: Option<Command>,
 }
 
 /// `REDIS_URL` may carry a password: `Debug` shows it redacted.

@@ -36,6 +36,8 @@ pub struct Config {
 pub enum Command {
     /// Apply the migrations, load a realistic data set (idempotent), print a summary and exit.
     Seed(SeedArgs),
+    #[command(flatten)]
+    Common(common::args::Command),
 }
 
 /// Size and randomness of `orders seed`.

@@ -1,4 +1,4 @@
-//! `orders` binary: parse flags, set up logging, then serve (or `seed`) — everything else is in the lib.
+//! `orders` binary: parse flags, set up logging, then serve (or `seed`, or print the OpenAPI document) — everything else is in the lib.
 
 use anyhow::Context;
 use clap::Parser;
@@ -7,6 +7,9 @@ use orders::config::{Command, Config};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::parse();
+    if let Some(Command::Common(common::args::Command::Openapi)) = config.command {
+        return common::http::api::print(&orders::openapi());
+    }
     common::logging::init(config.common.log_format);
     if let Some(Command::Seed(args)) = &config.command {
         return seed(&config, args).await;

@@ -82,6 +82,7 @@ pub fn config() -> Config {
             log_format: LogFormat::Json,
             shutdown_grace: Duration::from_secs(10),
         },
+        command: None,
     }
 }
 

@@ -1,4 +1,4 @@
-//! OpenAPI helpers: the error responses the shared layers can produce on *every* API route, added to a
+//! The error responses the shared layers and extractors can produce on *every* API route, added to a
 //! generated document so it stays truthful without repeating them on each handler.
 
 use utoipa::openapi::{
@@ -6,9 +6,52 @@ use utoipa::openapi::{
     path::Operation,
 };
 
-/// Adds 429 (rate limit, with `Retry-After`) and 503 (request timeout) to every operation whose path
-/// is not in `exempt` (the probes, which the rate limiter does not cover).
-/// The document must include the `Problem` schema (reference it from any handler's responses).
+/// What [`add_layer_responses`] adds, and where it comes from.
+struct LayerResponse {
+    status: &'static str,
+    description: &'static str,
+    retry_after: bool,
+    /// Only on operations that take a request body (the body extractors produce it).
+    body_only: bool,
+}
+
+const LAYER_RESPONSES: &[LayerResponse] = &[
+    LayerResponse {
+        status: "429",
+        description: "Too many requests from this client: wait `Retry-After` seconds",
+        retry_after: true,
+        body_only: false,
+    },
+    LayerResponse {
+        status: "503",
+        description: "The request did not complete within the server's request timeout",
+        retry_after: true,
+        body_only: false,
+    },
+    LayerResponse {
+        status: "400",
+        description: "The body is not well-formed JSON",
+        retry_after: false,
+        body_only: true,
+    },
+    LayerResponse {
+        status: "413",
+        description: "The body is larger than the server's body limit",
+        retry_after: false,
+        body_only: true,
+    },
+    LayerResponse {
+        status: "415",
+        description: "The body's Content-Type is not application/json",
+        retry_after: false,
+        body_only: true,
+    },
+];
+
+/// Adds the layers' 429 (rate limit, with `Retry-After`) and 503 (request timeout) to every operation
+/// whose path is not in `exempt` (the probes, which the rate limiter does not cover), and the body
+/// extractor's 400/413/415 to every operation with a request body. A response the handler documents
+/// itself is left as it is. The document must include the `Problem` schema.
 pub fn add_layer_responses(doc: &mut OpenApi, exempt: &[&str]) {
     for (path, item) in &mut doc.paths.paths {
         if exempt.contains(&path.as_str()) {
@@ -22,33 +65,27 @@ pub fn add_layer_responses(doc: &mut OpenApi, exempt: &[&str]) {
             &mut item.patch,
         ];
         for op in ops.into_iter().flatten() {
-            add(
-                op,
-                "429",
-                "Too many requests from this client: wait `Retry-After` seconds",
-                true,
-            );
-            add(
-                op,
-                "503",
-                "The request did not complete within the server's request timeout",
-                true,
-            );
+            let has_body = op.request_body.is_some();
+            for layer in LAYER_RESPONSES {
+                if has_body || !layer.body_only {
+                    add(op, layer);
+                }
+            }
         }
     }
 }
 
-fn add(op: &mut Operation, status: &str, description: &str, retry_after: bool) {
-    if op.responses.responses.contains_key(status) {
+fn add(op: &mut Operation, layer: &LayerResponse) {
+    if op.responses.responses.contains_key(layer.status) {
         return;
     }
     let content = ContentBuilder::new()
         .schema(Some(Ref::from_schema_name("Problem")))
         .build();
     let mut response = ResponseBuilder::new()
-        .description(description)
+        .description(layer.description)
         .content(super::problem::CONTENT_TYPE, content);
-    if retry_after {
+    if layer.retry_after {
         let header = HeaderBuilder::new()
             .schema(Some(
                 ObjectBuilder::new()
@@ -61,5 +98,5 @@ fn add(op: &mut Operation, status: &str, description: &str, retry_after: bool) {
     }
     op.responses
         .responses
-        .insert(status.to_owned(), RefOr::T(response.build()));
+        .insert(layer.status.to_owned(), RefOr::T(response.build()));
 }

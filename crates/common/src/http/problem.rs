@@ -122,6 +122,17 @@ impl Problem {
     }
 }
 
+/// The `Problem` schema and the schemas it references, for documents whose handlers never name it.
+pub(crate) fn schemas() -> Vec<(
+    String,
+    utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+)> {
+    use utoipa::PartialSchema;
+    let mut out = vec![(Problem::name().into_owned(), Problem::schema())];
+    <Problem as ToSchema>::schemas(&mut out);
+    out
+}
+
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.status, self.title)?;
@@ -131,6 +142,9 @@ impl std::fmt::Display for Problem {
         Ok(())
     }
 }
+
+/// So a service's error enum can carry an extractor's problem (`#[error(transparent)]`).
+impl std::error::Error for Problem {}
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {

@@ -6,6 +6,9 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = events::ProducerConfig::parse();
+    if let Some(common::args::Command::Openapi) = config.command {
+        return common::http::api::print(&events::producer::openapi());
+    }
     common::logging::init(config.common.log_format);
     let shutdown = common::shutdown::on_signal().context("installing signal handlers")?;
     let listener = tokio::net::TcpListener::bind(config.listen_addr)

@@ -1,16 +1,16 @@
 //! The consumer's admin HTTP server: `/health`, `/ready` (broker reachable, not shutting down) and
-//! `/stats` (counters, owned partitions and, for analytics, the aggregates).
+//! `/stats` (counters, owned partitions and, for analytics, the aggregates), and `/openapi.json`.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
 use common::http::extract::Json;
-use common::http::health::{self, Health};
-use common::http::layers::{self, HttpArgs};
+use common::http::health::Health;
+use common::http::layers::HttpArgs;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
-use utoipa::ToSchema;
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,29 +18,39 @@ use super::roles::Aggregates;
 use super::{Shared, Stat};
 use crate::kafka;
 
-/// Route templates, for OBI's `routes.patterns`.
-pub const ROUTES: &[&str] = &["/stats", "/health", "/ready"];
-
 #[derive(Clone)]
 struct AdminState {
     shared: Arc<Shared>,
     group: String,
 }
 
-/// The admin router.
+/// The admin router: `/stats`, probes, `/openapi.json` and the shared layers.
 pub fn app(shared: Arc<Shared>, group: String, shutdown: CancellationToken) -> Router {
     let producer = shared.producer.clone();
-    let (api, _) = OpenApiRouter::new()
-        .routes(routes!(stats))
-        .with_state(AdminState { shared, group })
-        .split_for_parts();
     let health = Health::new(shutdown, move || {
         let producer = producer.clone();
         async move { kafka::check_broker(&producer).await }
     });
-    let (probes, _) = health::routes(health).split_for_parts();
-    layers::apply(api, probes, &HttpArgs::default())
+    let state = AdminState { shared, group };
+    common::http::api::router(api(), state, health, &HttpArgs::default())
 }
+
+/// The OpenAPI document, exactly as served on `/openapi.json` (and printed by `events-consumer openapi`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    common::http::api::document(api())
+}
+
+/// The admin routes, with their description; the state is supplied by [`app`].
+fn api() -> OpenApiRouter<AdminState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi()).routes(routes!(stats))
+}
+
+#[derive(OpenApi)]
+#[openapi(info(
+    title = "MOP events-consumer (admin)",
+    description = "The admin port of a consumer-group member: probes and processing counters."
+))]
+struct ApiDoc;
 
 /// What `/stats` returns.
 #[derive(Debug, Serialize, ToSchema)]

@@ -56,6 +56,7 @@ pub async fn start_producer(brokers: &str, prefix: &str) -> Service {
         kafka: kafka_args(brokers, prefix),
         http: HttpArgs::default(),
         common: common_args(),
+        command: None,
     };
     bound.serve(|listener, shutdown| events::producer::run(config, listener, shutdown))
 }
@@ -76,6 +77,7 @@ pub fn consumer_config(role: Role, brokers: &str, prefix: &str) -> ConsumerConfi
         commit_interval: Duration::from_millis(200),
         kafka: kafka_args(brokers, prefix),
         common: common_args(),
+        command: None,
     }
 }
 

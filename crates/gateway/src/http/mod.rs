@@ -1,7 +1,8 @@
-//! The HTTP surface of `gateway`: the router, readiness, and the handlers by concern.
+//! The HTTP surface of `gateway`: the routes, readiness, and the handlers by concern.
 //!
-//! Every route is registered through `utoipa_axum::routes!` so it is documented; [`ROUTES`] lists
-//! the same templates for OBI's `routes.patterns`.
+//! Every route is registered through `utoipa_axum::routes!` in [`api`]; `common::http::api` turns that
+//! one list into the router and the OpenAPI document, whose paths are OBI's `routes.patterns`.
+//! Describing the API needs no cache: [`openapi`] builds the document without Redis or `catalog`.
 
 mod admin;
 mod reads;
@@ -10,27 +11,14 @@ mod writes;
 use std::sync::Arc;
 
 use axum::Router;
-use common::http::health::{self, Health};
-use common::http::layers::{self, HttpArgs};
+use common::http::health::Health;
+use common::http::layers::HttpArgs;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::cache::Cache;
-
-/// Every route template the service serves (for OBI's `routes.patterns`). Probes last.
-pub const ROUTES: &[&str] = &[
-    "/products",
-    "/products/batch",
-    "/products/{id}",
-    "/search",
-    "/cache/warm",
-    "/cache/products/{id}",
-    "/cache/stats",
-    "/health",
-    "/ready",
-];
 
 /// Handler state: the cache, shared by every request.
 pub type AppState = Arc<Cache>;
@@ -46,22 +34,24 @@ pub type AppState = Arc<Cache>;
 )]
 struct ApiDoc;
 
-/// The complete router: API routes, probes and the shared layers.
+/// The complete router: API routes, probes, `/openapi.json` and the shared layers.
 pub fn app(cache: AppState, http: &HttpArgs, shutdown: CancellationToken) -> Router {
-    let (api, probes, _) = parts(cache, shutdown);
-    layers::apply(api, probes, http)
+    let ready = Arc::clone(&cache);
+    let health = Health::new(shutdown, move || {
+        let cache = Arc::clone(&ready);
+        async move { readiness(&cache).await }
+    });
+    common::http::api::router(api(), cache, health, http)
 }
 
-/// The OpenAPI document of the gateway.
-pub fn openapi(cache: AppState) -> utoipa::openapi::OpenApi {
-    parts(cache, CancellationToken::new()).2
+/// The OpenAPI document, exactly as served on `/openapi.json` (and printed by `gateway openapi`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    common::http::api::document(api())
 }
 
-fn parts(
-    cache: AppState,
-    shutdown: CancellationToken,
-) -> (Router, Router, utoipa::openapi::OpenApi) {
-    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+/// Every API route, with its description; the state (the cache) is supplied by [`app`].
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(reads::list, writes::create))
         .routes(routes!(reads::batch))
         .routes(routes!(reads::get_one, writes::replace, writes::delete))
@@ -69,16 +59,6 @@ fn parts(
         .routes(routes!(admin::warm))
         .routes(routes!(admin::invalidate))
         .routes(routes!(admin::stats))
-        .with_state(Arc::clone(&cache))
-        .split_for_parts();
-    let ready = Arc::clone(&cache);
-    let (probes, probe_doc) = health::routes(Health::new(shutdown, move || {
-        let cache = Arc::clone(&ready);
-        async move { readiness(&cache).await }
-    }))
-    .split_for_parts();
-    doc.merge(probe_doc);
-    (api, probes, doc)
 }
 
 /// Ready when *something* can be served: `catalog` (every read and write) or Redis (cached reads).

@@ -127,6 +127,7 @@ pub fn config(redis_url: &str, catalog_url: &str, key_prefix: &str) -> Config {
             log_format: LogFormat::Json,
             shutdown_grace: Duration::from_secs(5),
         },
+        command: None,
     }
 }
 

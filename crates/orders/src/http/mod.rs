@@ -1,7 +1,8 @@
 //! The REST API: the router, the OpenAPI document, and what the handlers share (state, paging).
 //!
-//! Routes are listed once, here, as templates (`/orders/{id}`): the same strings OBI's
-//! `routes.patterns` must contain to report `http.route` (see docs/orders.md).
+//! Routes are listed once, here, in [`api`], as templates (`/orders/{id}`); `common::http::api` turns
+//! that list into the router and the document, whose paths are the strings OBI's `routes.patterns`
+//! must contain to report `http.route` (see docs/orders.md).
 
 mod customers;
 mod orders;
@@ -11,10 +12,9 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use common::http::FieldError;
-use common::http::health::{self, Health};
-use common::http::layers::{self, HttpArgs};
+use common::http::health::Health;
+use common::http::layers::HttpArgs;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -63,37 +63,16 @@ fn api() -> OpenApiRouter<AppState> {
 
 /// The complete service: API, probes, `/openapi.json`, wrapped in the standard layers.
 pub fn app(state: AppState, health: Health, http: &HttpArgs) -> Router {
-    let (api, openapi) = api()
-        .route_layer(middleware::from_fn_with_state(
-            state.db.clone(),
-            require_schema,
-        ))
-        .with_state(state)
-        .split_for_parts();
-    let (probes, probe_doc) = health::routes::<()>(health).split_for_parts();
-    let mut openapi = openapi;
-    openapi.merge(probe_doc);
-    // Serialized once: the document never changes while the process runs.
-    let document = axum::body::Bytes::from(serde_json::to_vec(&openapi).unwrap_or_default());
-    let probes = probes.route(
-        "/openapi.json",
-        get(move || {
-            let document = document.clone();
-            async move { ([(http::header::CONTENT_TYPE, "application/json")], document) }
-        }),
-    );
-    layers::apply(api, probes, http)
+    let api = api().route_layer(middleware::from_fn_with_state(
+        state.db.clone(),
+        require_schema,
+    ));
+    common::http::api::router(api, state, health, http)
 }
 
-/// The OpenAPI document, for tools (and the test that checks every route is described).
+/// The OpenAPI document, exactly as served on `/openapi.json` (and printed by `orders openapi`).
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut doc = api().split_for_parts().1;
-    doc.merge(
-        health::routes::<()>(Health::always_ready(Default::default()))
-            .split_for_parts()
-            .1,
-    );
-    doc
+    common::http::api::document(api())
 }
 
 /// Until migrations have run every API request is a fast 503 — not a 500 about a missing table.
