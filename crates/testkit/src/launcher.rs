@@ -117,7 +117,12 @@ impl Launcher {
             .process_group(0)
             .spawn()
             .map_err(|e| Error(format!("could not start {}: {e}", path.display())))?;
-        std::fs::write(pid_file, child.id().to_string())?;
+        if let Err(e) = std::fs::write(pid_file, child.id().to_string()) {
+            // Without its pid file the watchdog could not stop it: never leave it running.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e.into());
+        }
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = child.try_wait()? {
