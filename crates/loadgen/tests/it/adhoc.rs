@@ -252,4 +252,5 @@ async fn a_threshold_typo_stops_the_run_before_any_request() {
         0,
         "not one request of the ten-minute schedule was sent"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
