@@ -6,10 +6,12 @@
 //! tests, problem+json errors, and the shared layers from `common`.
 //!
 //! Reading order: [`config`] → [`domain`] (products and their validation rules) → [`store`] (the
-//! in-memory store and its deterministic seed) → [`http`] (routes, handlers, OpenAPI).
+//! in-memory store and its deterministic seed) → [`error`] (what becomes which 4xx) → [`http`]
+//! (routes, handlers, OpenAPI).
 
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod http;
 pub mod store;
 

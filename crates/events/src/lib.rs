@@ -5,11 +5,13 @@
 //! consumer as a Kafka consumer (`process orders.created`) and producer (`send notifications`).
 //!
 //! Reading order: [`config`] → [`event`] (the event and its validation rules) → [`kafka`] (topics,
-//! client settings, headers) → [`producer`] (the intake) → [`consumer`] (dispatcher, partition
+//! client settings, headers) → [`error`] (what the intake answers when it fails) → [`producer`]
+//! (the intake: start-up, Kafka send, HTTP handlers) → [`consumer`] (dispatcher, partition
 //! workers, roles, admin server).
 
 pub mod config;
 pub mod consumer;
+pub mod error;
 pub mod event;
 pub mod kafka;
 pub mod producer;

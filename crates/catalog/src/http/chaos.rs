@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use common::http::Problem;
 use common::http::extract::{Json, Query};
+
+use crate::error::Error;
 use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -32,14 +34,16 @@ pub struct Slept {
 #[utoipa::path(get, path = "/slow", tag = "chaos", params(SlowParams),
     responses(
         (status = 200, description = "Answered after the delay", body = Slept),
-        (status = 400, description = "ms is not a number from 0 to 30000", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "ms is not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "ms is beyond 30000", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn slow(Query(p): Query<SlowParams>) -> Result<Json<Slept>, Problem> {
+pub async fn slow(Query(p): Query<SlowParams>) -> Result<Json<Slept>, Error> {
     let ms = p.ms.unwrap_or(1500);
     if ms > SLOW_MAX_MS {
-        return Err(Problem::bad_request(format!(
-            "ms must be from 0 to {SLOW_MAX_MS}"
-        )));
+        return Err(Error::invalid(
+            "ms",
+            format!("must be between 0 and {SLOW_MAX_MS}"),
+        ));
     }
     tokio::time::sleep(Duration::from_millis(ms)).await;
     Ok(Json(Slept { slept_ms: ms }))
@@ -57,14 +61,13 @@ pub struct ErrorParams {
 #[utoipa::path(get, path = "/error", tag = "chaos", params(ErrorParams),
     responses(
         (status = "5XX", description = "The requested server error", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "status is not a number from 500 to 599", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "status is not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "status is not from 500 to 599", body = Problem, content_type = "application/problem+json"),
     ))]
-pub async fn error(Query(p): Query<ErrorParams>) -> Problem {
+pub async fn error(Query(p): Query<ErrorParams>) -> Error {
     let requested = p.status.unwrap_or(500);
     match StatusCode::from_u16(requested) {
-        Ok(status) if status.is_server_error() => {
-            Problem::new(status, "error requested via /error")
-        }
-        _ => Problem::bad_request("status must be from 500 to 599"),
+        Ok(status) if status.is_server_error() => Error::Requested(status),
+        _ => Error::invalid("status", "must be between 500 and 599"),
     }
 }

@@ -5,7 +5,6 @@
 //! description; OBI's `routes.patterns` is checked against the document's paths.
 
 mod chaos;
-mod conditional;
 mod products;
 mod render;
 mod search;

@@ -2,18 +2,16 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use common::http::Problem;
 use common::http::extract::{Json, Path, Query};
-use common::http::problem::types;
+use common::http::{FieldError, Problem, conditional};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::AppState;
-use super::conditional;
 use super::render::Rendered;
 use crate::domain::{Category, NewProduct};
-use crate::store::StoreError;
+use crate::error::Error;
 
 /// Largest page a client may ask for.
 pub const PER_PAGE_MAX: u64 = 100;
@@ -84,19 +82,26 @@ pub struct Paging {
     pub per_page: Option<u64>,
 }
 
-/// Resolves paging parameters to `(page, per_page, offset)`, or a 400 naming the bad one.
-pub fn paging(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64, u64), Problem> {
+/// Resolves paging parameters to `(page, per_page, offset)`, or a 422 naming every bad one — the
+/// paging convention of every MOP service (docs/architecture.md).
+pub fn paging(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64, u64), Error> {
     let page = page.unwrap_or(1);
     let per_page = per_page.unwrap_or(20);
+    let mut errors = Vec::new();
     if !(1..=PAGE_MAX).contains(&page) {
-        return Err(Problem::bad_request(format!(
-            "page must be from 1 to {PAGE_MAX}"
-        )));
+        errors.push(FieldError::new(
+            "page",
+            format!("must be between 1 and {PAGE_MAX}"),
+        ));
     }
     if !(1..=PER_PAGE_MAX).contains(&per_page) {
-        return Err(Problem::bad_request(format!(
-            "per_page must be from 1 to {PER_PAGE_MAX}"
-        )));
+        errors.push(FieldError::new(
+            "per_page",
+            format!("must be between 1 and {PER_PAGE_MAX}"),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
     }
     Ok((page, per_page, (page - 1) * per_page))
 }
@@ -105,12 +110,13 @@ pub fn paging(page: Option<u64>, per_page: Option<u64>) -> Result<(u64, u64, u64
 #[utoipa::path(get, path = "/products", tag = "products", params(Paging),
     responses(
         (status = 200, description = "A page of products", body = ProductPage),
-        (status = 400, description = "Paging out of range or not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Paging is not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Paging out of range, every bad parameter listed in `errors`", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
     State(state): State<AppState>,
     Query(p): Query<Paging>,
-) -> Result<Json<ProductPage>, Problem> {
+) -> Result<Json<ProductPage>, Error> {
     let (page, per_page, offset) = paging(p.page, p.per_page)?;
     let result = state.store.list(offset, per_page);
     let items = result
@@ -142,8 +148,8 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<u64>,
     headers: HeaderMap,
-) -> Result<Response, Problem> {
-    let product = state.store.get(id).ok_or_else(|| not_found(id))?;
+) -> Result<Response, Error> {
+    let product = state.store.get(id).ok_or(Error::NotFound(id))?;
     let rendered = state.rendered.get(&product);
     if conditional::if_none_match(&headers, rendered.etag_str()) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, rendered.etag)]).into_response());
@@ -166,8 +172,8 @@ pub async fn get_one(
 pub async fn create(
     State(state): State<AppState>,
     Json(body): Json<serde_json::Value>,
-) -> Result<Response, Problem> {
-    let new = NewProduct::from_json(&body).map_err(Problem::validation)?;
+) -> Result<Response, Error> {
+    let new = NewProduct::from_json(&body).map_err(Error::Validation)?;
     let product = state.store.create(new);
     tracing::info!(product_id = product.id, "product created");
     let location = format!("/products/{}", product.id);
@@ -179,6 +185,7 @@ pub async fn create(
 }
 
 /// Replace a product. Send `If-Match` with the `ETag` you read to avoid overwriting someone else's change.
+/// A stale `If-Match` is a 412 whatever the body (preconditions come first, RFC 9110 §13.2.1).
 #[utoipa::path(put, path = "/products/{id}", tag = "products",
     params(("id" = u64, Path, description = "Product id"),
            ("If-Match" = Option<String>, Header, description = "Only update if the current ETag is one of these (or `*`)")),
@@ -197,13 +204,17 @@ pub async fn replace(
     State(state): State<AppState>,
     Path(id): Path<u64>,
     headers: HeaderMap,
-    Json(body): Json<serde_json::Value>,
-) -> Result<Response, Problem> {
-    let new = NewProduct::from_json(&body).map_err(Problem::validation)?;
+    body: Result<Json<serde_json::Value>, Problem>,
+) -> Result<Response, Error> {
+    // RFC 9110 §13.2.1: 404, then the precondition, and only then the content.
+    let current = state.store.get(id).ok_or(Error::NotFound(id))?;
+    conditional::require_if_match(&headers, &current.etag())?;
+    let Json(body) = body?;
+    let new = NewProduct::from_json(&body).map_err(Error::Validation)?;
+    // Checked again under the store's lock: the product may have changed since the first look.
     let product = state
         .store
-        .replace(id, new, |p| conditional::if_match(&headers, &p.etag()))
-        .map_err(store_problem)?;
+        .replace(id, new, |p| conditional::if_match(&headers, &p.etag()))?;
     tracing::info!(
         product_id = id,
         version = product.version,
@@ -226,11 +237,10 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<u64>,
     headers: HeaderMap,
-) -> Result<StatusCode, Problem> {
+) -> Result<StatusCode, Error> {
     state
         .store
-        .delete(id, |p| conditional::if_match(&headers, &p.etag()))
-        .map_err(store_problem)?;
+        .delete(id, |p| conditional::if_match(&headers, &p.etag()))?;
     state.rendered.forget(id);
     tracing::info!(product_id = id, "product deleted");
     Ok(StatusCode::NO_CONTENT)
@@ -250,19 +260,4 @@ fn respond(status: StatusCode, rendered: Rendered, location: Option<String>) -> 
         headers.insert(header::LOCATION, v);
     }
     response
-}
-
-fn not_found(id: u64) -> Problem {
-    Problem::not_found(format!("product {id} does not exist"))
-}
-
-fn store_problem(e: StoreError) -> Problem {
-    match e {
-        StoreError::NotFound(id) => not_found(id),
-        StoreError::PreconditionFailed { current } => Problem::new(
-            StatusCode::PRECONDITION_FAILED,
-            format!("If-Match does not match the current ETag {current}"),
-        )
-        .with_type(types::PRECONDITION_FAILED),
-    }
 }

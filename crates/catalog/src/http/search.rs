@@ -1,14 +1,15 @@
 //! `/search`: case-insensitive text search with category and price filters, paginated.
 
 use axum::extract::State;
-use common::http::Problem;
 use common::http::extract::{Json, Query};
+use common::http::{FieldError, Problem};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::AppState;
 use super::products::{ProductBody, ProductPage, paging};
 use crate::domain::Category;
+use crate::error::Error;
 use crate::store::Filter;
 
 /// Longest accepted search text.
@@ -41,29 +42,41 @@ pub struct SearchParams {
 #[utoipa::path(get, path = "/search", tag = "search", params(SearchParams),
     responses(
         (status = 200, description = "A page of matching products, in id order", body = ProductPage),
-        (status = 400, description = "A parameter is out of range or malformed, or min_price > max_price",
+        (status = 400, description = "A parameter is malformed (not a number, unknown category)",
+         body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Parameters out of range or min_price > max_price, every one listed in `errors`",
          body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn search(
     State(state): State<AppState>,
     Query(p): Query<SearchParams>,
-) -> Result<Json<ProductPage>, Problem> {
-    let (page, per_page, offset) = paging(p.page, p.per_page)?;
+) -> Result<Json<ProductPage>, Error> {
+    // Every broken rule is reported at once, paging included (one 422, like a body's fields).
+    let mut errors = match paging(p.page, p.per_page) {
+        Err(Error::Validation(errors)) => errors,
+        _ => Vec::new(),
+    };
     let text = p.q.filter(|q| !q.is_empty());
     if text.as_ref().is_some_and(|q| q.chars().count() > QUERY_MAX) {
-        return Err(Problem::bad_request(format!(
-            "q must be at most {QUERY_MAX} characters"
-        )));
+        errors.push(FieldError::new(
+            "q",
+            format!("must be at most {QUERY_MAX} characters"),
+        ));
     }
-    let min = price_bound("min_price", p.min_price)?;
-    let max = price_bound("max_price", p.max_price)?;
+    let min = price_bound(&mut errors, "min_price", p.min_price);
+    let max = price_bound(&mut errors, "max_price", p.max_price);
     if let (Some(min), Some(max)) = (p.min_price, p.max_price)
         && min > max
     {
-        return Err(Problem::bad_request(format!(
-            "min_price ({min}) must not exceed max_price ({max})"
-        )));
+        errors.push(FieldError::new(
+            "max_price",
+            format!("must not be below min_price ({min})"),
+        ));
     }
+    if !errors.is_empty() {
+        return Err(Error::Validation(errors));
+    }
+    let (page, per_page, offset) = paging(p.page, p.per_page)?;
     let filter = Filter {
         text: text.map(|q| q.to_lowercase()),
         category: p.category,
@@ -85,14 +98,15 @@ pub async fn search(
     }))
 }
 
-/// Validates a price bound and returns it in (fractional) cents.
-fn price_bound(name: &str, value: Option<f64>) -> Result<Option<f64>, Problem> {
+/// Validates a price bound and returns it in (fractional) cents; a bad one is added to `errors`.
+fn price_bound(errors: &mut Vec<FieldError>, name: &str, value: Option<f64>) -> Option<f64> {
     match value {
-        None => Ok(None),
-        Some(v) if v.is_finite() && v >= 0.0 => Ok(Some(v * 100.0)),
-        Some(_) => Err(Problem::bad_request(format!(
-            "{name} must be a number, 0 or more"
-        ))),
+        Some(v) if v.is_finite() && v >= 0.0 => Some(v * 100.0),
+        Some(_) => {
+            errors.push(FieldError::new(name, "must be a number, 0 or more"));
+            None
+        }
+        None => None,
     }
 }
 

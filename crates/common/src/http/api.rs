@@ -113,18 +113,53 @@ async fn openapi_json(State(doc): State<Arc<str>>) -> Response {
 pub async fn check_routes(app: Router, doc: &OpenApi) -> Vec<String> {
     use tower::ServiceExt;
 
+    check_served(doc, |method, uri| {
+        let app = app.clone();
+        async move {
+            let response = app
+                .oneshot(request(method, &uri))
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status();
+            let allow = response
+                .headers()
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Answer {
+                status,
+                allow,
+                body: body.to_vec(),
+            })
+        }
+    })
+    .await
+}
+
+/// What [`check_served`] needs of one answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    /// The `Allow` header.
+    pub allow: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// [`check_routes`] through any client: `send(method, path)` performs the request (over a socket, for
+/// a service whose router a test cannot build on its own).
+pub async fn check_served<F, Fut>(doc: &OpenApi, send: F) -> Vec<String>
+where
+    F: Fn(Method, String) -> Fut,
+    Fut: Future<Output = Result<Answer, String>>,
+{
     let mut problems = Vec::new();
-    match app
-        .clone()
-        .oneshot(request(Method::GET, "/openapi.json"))
-        .await
-    {
-        Ok(r) => {
-            let body = axum::body::to_bytes(r.into_body(), usize::MAX).await;
-            let served: serde_json::Value = body
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or_default();
+    match send(Method::GET, "/openapi.json".to_owned()).await {
+        Ok(answer) => {
+            let served: serde_json::Value =
+                serde_json::from_slice(&answer.body).unwrap_or_default();
             if served != serde_json::to_value(doc).unwrap_or_default() {
                 problems.push("/openapi.json does not serve the document".to_owned());
             }
@@ -149,23 +184,19 @@ pub async fn check_routes(app: Router, doc: &OpenApi) -> Vec<String> {
         .filter_map(|(m, yes)| yes.then_some(m))
         .collect();
         documented.sort_unstable();
-        let routed = match app
-            .clone()
-            .oneshot(request(Method::OPTIONS, &uri.join("/")))
-            .await
-        {
-            Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => r
-                .headers()
-                .get(header::ALLOW)
-                .and_then(|v| v.to_str().ok())
-                .map(|v| {
-                    let mut m: Vec<String> = v.split(',').map(|m| m.trim().to_owned()).collect();
-                    m.sort_unstable();
-                    m
-                })
-                .unwrap_or_default(),
-            Ok(r) => {
-                problems.push(format!("OPTIONS {path}: {} instead of 405", r.status()));
+        let routed = match send(Method::OPTIONS, uri.join("/")).await {
+            Ok(a) if a.status == StatusCode::METHOD_NOT_ALLOWED => {
+                let mut m: Vec<String> = a
+                    .allow
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|m| m.trim().to_owned())
+                    .collect();
+                m.sort_unstable();
+                m
+            }
+            Ok(a) => {
+                problems.push(format!("OPTIONS {path}: {} instead of 405", a.status));
                 continue;
             }
             Err(e) => {

@@ -6,6 +6,7 @@
 //! (request id, access log, timeout, body limit, rate limit) are the same everywhere.
 
 pub mod api;
+pub mod conditional;
 pub mod extract;
 pub mod health;
 pub mod layers;

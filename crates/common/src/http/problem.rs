@@ -143,6 +143,9 @@ impl std::fmt::Display for Problem {
     }
 }
 
+/// So a service's error enum can carry an extractor's problem (`#[error(transparent)]`).
+impl std::error::Error for Problem {}
+
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status_code();

@@ -120,9 +120,9 @@ async fn an_accepted_event_becomes_a_notification_and_analytics() {
         let ready = client().get(format!("{url}/ready")).send().await.unwrap();
         assert_eq!(ready.status(), 200, "{name} not ready");
     }
-    notifier.stop().await;
-    analytics.stop().await;
-    producer.stop().await;
+    notifier.stop().await.unwrap();
+    analytics.stop().await.unwrap();
+    producer.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -193,7 +193,7 @@ async fn invalid_events_are_rejected_with_every_field_and_nothing_is_produced() 
     let res = client().post(&url).body("{}").send().await.unwrap();
     assert_eq!(res.status(), 415);
 
-    // A batch answers per event and produces only the valid ones; a non-array is 400.
+    // A batch answers per event and produces only the valid ones; a non-array is a 422 naming the body.
     let res = client()
         .post(format!("{}/events/batch", producer.url))
         .json(&json!([event("updated", "o-9", "c-9", 1.0), {"type": "nope"}]))
@@ -212,7 +212,9 @@ async fn invalid_events_are_rejected_with_every_field_and_nothing_is_produced() 
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 400);
+    assert_eq!(res.status(), 422);
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["field"], "body", "{problem}");
 
     // Nothing but the one valid batch event reached any orders topic.
     for kind in ["created", "updated", "cancelled"] {
@@ -226,5 +228,5 @@ async fn invalid_events_are_rejected_with_every_field_and_nothing_is_produced() 
         let expected = usize::from(kind == "updated");
         assert_eq!(records.len(), expected, "orders.{kind}: {records:?}");
     }
-    producer.stop().await;
+    producer.stop().await.unwrap();
 }

@@ -4,4 +4,5 @@
 mod delivery;
 mod failures;
 mod intake;
+mod openapi;
 mod support;

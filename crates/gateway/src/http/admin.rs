@@ -38,7 +38,8 @@ pub struct Warmed {
 #[utoipa::path(post, path = "/cache/warm", tag = "cache", params(WarmParams),
     responses(
         (status = 200, description = "Stored", body = Warmed),
-        (status = 400, description = "Missing/non-numeric bounds, from > to, or more than 1000 ids", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Missing or non-numeric bounds", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "from > to, or more than 1000 ids", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "catalog or redis unavailable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn warm(
@@ -46,9 +47,10 @@ pub async fn warm(
     Query(p): Query<WarmParams>,
 ) -> Result<Json<Warmed>, Error> {
     if p.from > p.to || p.to - p.from >= WARM_MAX {
-        return Err(Error::BadRequest(format!(
-            "from must not exceed to, and at most {WARM_MAX} ids per warm-up"
-        )));
+        return Err(Error::invalid(
+            "to",
+            format!("must be from `from` to `from` + {}", WARM_MAX - 1),
+        ));
     }
     let (stored, not_found) = cache.warm(p.from, p.to).await?;
     Ok(Json(Warmed { stored, not_found }))

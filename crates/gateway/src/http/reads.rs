@@ -6,8 +6,8 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use common::http::Problem;
 use common::http::extract::{Path, Query};
+use common::http::{Problem, conditional};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -41,7 +41,7 @@ pub async fn get_one(
     // Revalidation is answered from the cache too: same rule as catalog (weak comparison).
     if entry.status == 200
         && let Some(etag) = entry.etag.as_deref()
-        && if_none_match(&headers, etag)
+        && conditional::if_none_match(&headers, etag)
     {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         let h = response.headers_mut();
@@ -52,17 +52,6 @@ pub async fn get_one(
         return Ok(response);
     }
     Ok(entry.to_response(status))
-}
-
-/// `If-None-Match` lists `*` or the current ETag (weakly compared), as in catalog.
-fn if_none_match(headers: &HeaderMap, current: &str) -> bool {
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == current)
 }
 
 /// Paging parameters, as `catalog` takes them.
@@ -79,7 +68,8 @@ pub struct Paging {
 #[utoipa::path(get, path = "/products", tag = "products", params(Paging),
     responses(
         (status = 200, description = "A page of products; `X-Cache: HIT|MISS|BYPASS`"),
-        (status = 400, description = "Paging not a number (here) or out of range (from catalog)", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Paging not a number", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Paging out of range (from catalog)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Not cached and catalog unreachable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(
@@ -114,7 +104,8 @@ pub struct SearchParams {
 #[utoipa::path(get, path = "/search", tag = "search", params(SearchParams),
     responses(
         (status = 200, description = "A page of matches; `X-Cache: HIT|MISS|BYPASS`"),
-        (status = 400, description = "A parameter is malformed or out of range", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter is malformed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A parameter is out of range (from catalog)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "Not cached and catalog unreachable", body = Problem, content_type = "application/problem+json"),
     ))]
 pub async fn search(
@@ -146,7 +137,8 @@ pub struct BatchParams {
 #[utoipa::path(get, path = "/products/batch", tag = "products", params(BatchParams),
     responses(
         (status = 200, description = "`{items: [product…], not_found: [id…]}`; `X-Cache: HIT` when every id was cached"),
-        (status = 400, description = "Missing, empty, non-numeric or more than 100 ids", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Missing, empty or non-numeric ids", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "More than 100 ids", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "catalog answered something unusable", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "A missing id could not be fetched: catalog unreachable", body = Problem, content_type = "application/problem+json"),
     ))]
@@ -195,7 +187,8 @@ pub async fn batch(
     Ok(response)
 }
 
-/// `1,2,3` → `[1, 2, 3]` (duplicates dropped, order kept); 400 when empty, too many or not numbers.
+/// `1,2,3` → `[1, 2, 3]` (duplicates dropped, order kept); 400 when empty or not numbers, 422 when
+/// too many.
 fn parse_ids(raw: &str) -> Result<Vec<u64>, Error> {
     let mut ids = Vec::new();
     for part in raw.split(',') {
@@ -208,9 +201,10 @@ fn parse_ids(raw: &str) -> Result<Vec<u64>, Error> {
             ids.push(id);
         }
         if ids.len() > BATCH_MAX {
-            return Err(Error::BadRequest(format!(
-                "at most {BATCH_MAX} ids per batch"
-            )));
+            return Err(Error::invalid(
+                "ids",
+                format!("at most {BATCH_MAX} ids per batch"),
+            ));
         }
     }
     Ok(ids)

@@ -3,6 +3,7 @@
 
 mod customers;
 mod lifecycle;
+mod openapi;
 mod orders;
 mod reports;
 mod resilience;

@@ -1,7 +1,34 @@
 //! Conditional requests (RFC 9110 §13): `If-Match` for safe updates, `If-None-Match` for cheap re-reads.
+//!
+//! Order matters (RFC 9110 §13.2.1): a server evaluates the preconditions *before* it processes the
+//! request content. So a handler that honours `If-Match` takes its body as
+//! `Result<Json<_>, Problem>` and looks at it only after [`require_if_match`] passed: a stale ETag
+//! with an invalid body is a 412 (your copy is stale), not a 422 about a body that would be refused
+//! anyway. A missing resource still comes first (404): there is no ETag to compare with.
 
-use http::HeaderMap;
 use http::header::{IF_MATCH, IF_NONE_MATCH};
+use http::{HeaderMap, StatusCode};
+
+use super::Problem;
+use super::problem::types;
+
+/// `Ok` when `If-Match` allows changing a resource whose ETag is `current`; otherwise the 412.
+pub fn require_if_match(headers: &HeaderMap, current: &str) -> Result<(), Problem> {
+    if if_match(headers, current) {
+        Ok(())
+    } else {
+        Err(precondition_failed(current))
+    }
+}
+
+/// The 412 answer: `If-Match` named another version than `current`.
+pub fn precondition_failed(current: &str) -> Problem {
+    Problem::new(
+        StatusCode::PRECONDITION_FAILED,
+        format!("If-Match does not match the current ETag {current}"),
+    )
+    .with_type(types::PRECONDITION_FAILED)
+}
 
 /// `If-Match` passes when absent, `*`, or listing the current ETag. Comparison is *strong*: a weak tag
 /// (`W/"…"`) never matches, as the RFC requires for `If-Match`.
