@@ -24,9 +24,7 @@ pub struct Row {
 /// A Kubernetes quantity in bytes: `64Mi`, `1Gi`, `512M`, `1e6`, `1000` …
 pub fn bytes(quantity: &str) -> anyhow::Result<u64> {
     let q = quantity.trim();
-    let split = q
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(q.len());
+    let split = q.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(q.len());
     let (number, suffix) = q.split_at(split);
     let number: f64 = number
         .parse()
@@ -50,7 +48,9 @@ pub fn bytes(quantity: &str) -> anyhow::Result<u64> {
 pub fn millicores(quantity: &str) -> anyhow::Result<u64> {
     let q = quantity.trim();
     if let Some(m) = q.strip_suffix('m') {
-        return m.parse().map_err(|_| anyhow!("not a CPU quantity: {quantity:?}"));
+        return m
+            .parse()
+            .map_err(|_| anyhow!("not a CPU quantity: {quantity:?}"));
     }
     let cores: f64 = q
         .parse()
@@ -71,8 +71,18 @@ fn quantity(container: &Value, pointer: &str) -> Option<String> {
 pub fn rows(templates: &[PodTemplate]) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for t in templates {
-        for c in t.spec.get("containers").and_then(Value::as_array).into_iter().flatten() {
-            let name = c.get("name").and_then(Value::as_str).unwrap_or("?").to_owned();
+        for c in t
+            .spec
+            .get("containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let name = c
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_owned();
             let get = |p: &str| {
                 quantity(c, p).ok_or_else(|| anyhow!("{} container {name}: no {p}", t.owner))
             };
@@ -112,7 +122,11 @@ pub fn markdown(rows: &[Row]) -> String {
         out.push_str(&format!(
             "| {}{} | {} | {} | {} Mi | {} Mi | {}m | {}m |\n",
             r.owner,
-            if r.lifetime == Lifetime::RunToCompletion { " (runs to completion)" } else { "" },
+            if r.lifetime == Lifetime::RunToCompletion {
+                " (runs to completion)"
+            } else {
+                ""
+            },
             r.container,
             r.replicas,
             mib(r.memory_request),

@@ -41,7 +41,12 @@ pub fn peers(templates: &[PodTemplate], node_ip: Ipv4Addr) -> Vec<Peer> {
             let host_network = t.spec.get("hostNetwork").and_then(Value::as_bool) == Some(true);
             let ports = t
                 .containers()
-                .flat_map(|c| c.get("ports").and_then(Value::as_array).cloned().unwrap_or_default())
+                .flat_map(|c| {
+                    c.get("ports")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                })
                 .filter_map(|p| {
                     Some((
                         p.get("name")?.as_str()?.to_owned(),
@@ -57,7 +62,11 @@ pub fn peers(templates: &[PodTemplate], node_ip: Ipv4Addr) -> Vec<Peer> {
                     labels: t.labels.clone(),
                     ports,
                 }),
-                ip: if host_network { node_ip } else { Ipv4Addr::new(10, 244, 0, n) },
+                ip: if host_network {
+                    node_ip
+                } else {
+                    Ipv4Addr::new(10, 244, 0, n)
+                },
             }
         })
         .collect()
@@ -100,10 +109,10 @@ impl Policies {
 
     /// Adds a namespace the overlay does not create (kube-system, for DNS).
     pub fn with_namespace(mut self, name: &str) -> Self {
-        self.namespaces.entry(name.to_owned()).or_default().insert(
-            "kubernetes.io/metadata.name".into(),
-            name.to_owned(),
-        );
+        self.namespaces
+            .entry(name.to_owned())
+            .or_default()
+            .insert("kubernetes.io/metadata.name".into(), name.to_owned());
         self
     }
 
@@ -188,8 +197,15 @@ impl Policies {
 
 /// `policyTypes`, defaulted as the API server does: Ingress, plus Egress when egress rules exist.
 fn policy_types(policy: &Value) -> Vec<String> {
-    if let Some(list) = policy.pointer("/spec/policyTypes").and_then(Value::as_array) {
-        return list.iter().filter_map(Value::as_str).map(str::to_owned).collect();
+    if let Some(list) = policy
+        .pointer("/spec/policyTypes")
+        .and_then(Value::as_array)
+    {
+        return list
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
     }
     let mut types = vec!["Ingress".to_owned()];
     if policy.pointer("/spec/egress").is_some() {
@@ -232,7 +248,9 @@ pub fn selects(selector: Option<&Value>, labels: &Labels) -> bool {
 }
 
 fn ports_match(ports: Option<&Value>, dst: &Peer, port: u16, protocol: &str) -> bool {
-    let Some(list) = ports.and_then(Value::as_array) else { return true };
+    let Some(list) = ports.and_then(Value::as_array) else {
+        return true;
+    };
     if list.is_empty() {
         return true;
     }
@@ -259,12 +277,23 @@ fn ports_match(ports: Option<&Value>, dst: &Peer, port: u16, protocol: &str) -> 
 
 fn ip_block_contains(block: &Value, ip: Ipv4Addr) -> bool {
     let inside = |cidr: &str| {
-        let Some((net, len)) = cidr.split_once('/') else { return false };
-        let (Ok(net), Ok(len)) = (net.parse::<Ipv4Addr>(), len.parse::<u32>()) else { return false };
-        let mask = if len == 0 { 0 } else { u32::MAX << (32 - len.min(32)) };
+        let Some((net, len)) = cidr.split_once('/') else {
+            return false;
+        };
+        let (Ok(net), Ok(len)) = (net.parse::<Ipv4Addr>(), len.parse::<u32>()) else {
+            return false;
+        };
+        let mask = if len == 0 {
+            0
+        } else {
+            u32::MAX << (32 - len.min(32))
+        };
         (u32::from(net) & mask) == (u32::from(ip) & mask)
     };
-    let cidr = block.get("cidr").and_then(Value::as_str).unwrap_or_default();
+    let cidr = block
+        .get("cidr")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let excepted = block
         .get("except")
         .and_then(Value::as_array)
@@ -281,7 +310,10 @@ mod tests {
     use serde_json::json;
 
     fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
     }
 
     #[test]
@@ -293,7 +325,10 @@ mod tests {
         let expr = |op: &str| json!({"matchExpressions": [{"key": "app", "operator": op, "values": ["web"]}]});
         assert!(selects(Some(&expr("In")), &l));
         assert!(!selects(Some(&expr("NotIn")), &l));
-        assert!(selects(Some(&json!({"matchExpressions": [{"key": "x", "operator": "DoesNotExist"}]})), &l));
+        assert!(selects(
+            Some(&json!({"matchExpressions": [{"key": "x", "operator": "DoesNotExist"}]})),
+            &l
+        ));
     }
 
     #[test]
@@ -301,6 +336,9 @@ mod tests {
         let b = json!({"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]});
         assert!(ip_block_contains(&b, Ipv4Addr::new(10, 2, 3, 4)));
         assert!(!ip_block_contains(&b, Ipv4Addr::new(10, 1, 3, 4)));
-        assert!(ip_block_contains(&json!({"cidr": "0.0.0.0/0"}), Ipv4Addr::new(1, 2, 3, 4)));
+        assert!(ip_block_contains(
+            &json!({"cidr": "0.0.0.0/0"}),
+            Ipv4Addr::new(1, 2, 3, 4)
+        ));
     }
 }

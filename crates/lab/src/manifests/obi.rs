@@ -63,12 +63,29 @@ const KEYS: &[&str] = &[
 
 /// Values OBI accepts for the enum-like keys (its constants; anything else falls back or fails at start).
 const ENUMS: &[(&str, &[&str])] = &[
-    ("routes/unmatched", &["unset", "path", "wildcard", "heuristic", "low-cardinality"]),
+    (
+        "routes/unmatched",
+        &["unset", "path", "wildcard", "heuristic", "low-cardinality"],
+    ),
     ("routes/ignore_mode", &["metrics", "traces", "all"]),
-    ("ebpf/context_propagation", &["all", "headers", "tcp", "disabled"]),
-    ("prometheus_export/exemplar_filter", &["always_on", "always_off", "trace_based"]),
-    ("otel_traces_export/protocol", &["grpc", "http/protobuf", "http/json"]),
-    ("log_level", &["debug", "info", "warn", "error", "DEBUG", "INFO", "WARN", "ERROR"]),
+    (
+        "ebpf/context_propagation",
+        &["all", "headers", "tcp", "disabled"],
+    ),
+    (
+        "prometheus_export/exemplar_filter",
+        &["always_on", "always_off", "trace_based"],
+    ),
+    (
+        "otel_traces_export/protocol",
+        &["grpc", "http/protobuf", "http/json"],
+    ),
+    (
+        "log_level",
+        &[
+            "debug", "info", "warn", "error", "DEBUG", "INFO", "WARN", "ERROR",
+        ],
+    ),
 ];
 
 /// `metrics.features` values of OBI v0.14 (pkg/export/features.go).
@@ -117,11 +134,21 @@ fn walk(value: &Value, path: &str, out: &mut Vec<String>) {
     match value {
         Value::Object(map) => {
             for (key, child) in map {
-                let p = if path.is_empty() { key.clone() } else { format!("{path}/{key}") };
+                let p = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}/{key}")
+                };
                 if KEYS.contains(&p.as_str()) {
                     walk(child, &p, out);
-                } else if !KEYS.iter().any(|k| k.strip_suffix("/*").is_some_and(|pre| pre == path)) {
-                    out.push(format!("unknown OBI v0.14 config key {}", p.replace('/', ".")));
+                } else if !KEYS
+                    .iter()
+                    .any(|k| k.strip_suffix("/*").is_some_and(|pre| pre == path))
+                {
+                    out.push(format!(
+                        "unknown OBI v0.14 config key {}",
+                        p.replace('/', ".")
+                    ));
                 }
             }
         }
@@ -144,7 +171,11 @@ pub fn instrumented_namespaces(config: &Value) -> Vec<String> {
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .filter_map(|e| e.get("k8s_namespace").and_then(Value::as_str).map(str::to_owned))
+        .filter_map(|e| {
+            e.get("k8s_namespace")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .collect()
 }
 
@@ -153,7 +184,12 @@ pub fn string_list(config: &Value, pointer: &str) -> Vec<String> {
     config
         .pointer(pointer)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -176,7 +212,10 @@ pub fn route_for(patterns: &[String], path: &str) -> Option<String> {
             .filter(|(s, _)| s.len() > depth && s[depth] == segment)
             .cloned()
             .collect();
-        if let Some(found) = (!literal.is_empty()).then(|| find(&literal, path, depth + 1)).flatten() {
+        if let Some(found) = (!literal.is_empty())
+            .then(|| find(&literal, path, depth + 1))
+            .flatten()
+        {
             return Some(found);
         }
         let wild: Vec<_> = patterns
@@ -184,7 +223,9 @@ pub fn route_for(patterns: &[String], path: &str) -> Option<String> {
             .filter(|(s, _)| s.len() > depth && is_wildcard(s[depth]))
             .cloned()
             .collect();
-        (!wild.is_empty()).then(|| find(&wild, path, depth + 1)).flatten()
+        (!wild.is_empty())
+            .then(|| find(&wild, path, depth + 1))
+            .flatten()
     }
     fn split(p: &str) -> Vec<&str> {
         p.split('/').filter(|s| !s.is_empty()).collect()
@@ -197,7 +238,13 @@ pub fn route_for(patterns: &[String], path: &str) -> Option<String> {
 pub fn example_path(template: &str) -> String {
     template
         .split('/')
-        .map(|s| if s.starts_with('{') && s.ends_with('}') { "1" } else { s })
+        .map(|s| {
+            if s.starts_with('{') && s.ends_with('}') {
+                "1"
+            } else {
+                s
+            }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -222,8 +269,14 @@ mod tests {
         let c = json!({"routes": {"patterns": ["/a"], "unmatch": "path"}, "ebpf": {"buffer_sizes": {"kafak": 1}}});
         let p = problems(&c);
         assert!(p.iter().any(|m| m.contains("routes.unmatch")), "{p:?}");
-        assert!(p.iter().any(|m| m.contains("ebpf.buffer_sizes.kafak")), "{p:?}");
-        assert!(problems(&json!({"attributes": {"select": {"any_metric": {"include": ["x"]}}}})).is_empty());
+        assert!(
+            p.iter().any(|m| m.contains("ebpf.buffer_sizes.kafak")),
+            "{p:?}"
+        );
+        assert!(
+            problems(&json!({"attributes": {"select": {"any_metric": {"include": ["x"]}}}}))
+                .is_empty()
+        );
     }
 
     #[test]
@@ -236,12 +289,29 @@ mod tests {
 
     #[test]
     fn literal_segments_win_over_wildcards_like_obis_matcher() {
-        let patterns: Vec<String> =
-            ["/products/{id}", "/products/batch", "/customers/{id}/orders"].map(String::from).to_vec();
-        assert_eq!(route_for(&patterns, "/products/batch").as_deref(), Some("/products/batch"));
-        assert_eq!(route_for(&patterns, "/products/7").as_deref(), Some("/products/{id}"));
-        assert_eq!(route_for(&patterns, "/customers/7/orders").as_deref(), Some("/customers/{id}/orders"));
+        let patterns: Vec<String> = [
+            "/products/{id}",
+            "/products/batch",
+            "/customers/{id}/orders",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            route_for(&patterns, "/products/batch").as_deref(),
+            Some("/products/batch")
+        );
+        assert_eq!(
+            route_for(&patterns, "/products/7").as_deref(),
+            Some("/products/{id}")
+        );
+        assert_eq!(
+            route_for(&patterns, "/customers/7/orders").as_deref(),
+            Some("/customers/{id}/orders")
+        );
         assert_eq!(route_for(&patterns, "/customers/7"), None);
-        assert_eq!(example_path("/customers/{id}/orders"), "/customers/1/orders");
+        assert_eq!(
+            example_path("/customers/{id}/orders"),
+            "/customers/1/orders"
+        );
     }
 }

@@ -58,10 +58,14 @@ fn string_map(value: Option<&Value>) -> BTreeMap<String, String> {
 /// The pod template of a workload object, `None` for any other kind.
 pub fn template_of(object: &Object) -> Option<PodTemplate> {
     let (template, lifetime) = match object.kind.as_str() {
-        "Deployment" | "StatefulSet" | "DaemonSet" => {
-            (object.value.pointer("/spec/template")?, Lifetime::LongRunning)
-        }
-        "Job" => (object.value.pointer("/spec/template")?, Lifetime::RunToCompletion),
+        "Deployment" | "StatefulSet" | "DaemonSet" => (
+            object.value.pointer("/spec/template")?,
+            Lifetime::LongRunning,
+        ),
+        "Job" => (
+            object.value.pointer("/spec/template")?,
+            Lifetime::RunToCompletion,
+        ),
         "CronJob" => (
             object.value.pointer("/spec/jobTemplate/spec/template")?,
             Lifetime::RunToCompletion,
@@ -127,8 +131,7 @@ pub fn resolve_env(
         } else if let Some(r) = var.pointer("/valueFrom/secretKeyRef") {
             let secret = r.get("name").and_then(Value::as_str).unwrap_or_default();
             let key = r.get("key").and_then(Value::as_str).unwrap_or_default();
-            secret_value(rendered, namespace, secret, key)
-                .with_context(|| format!("env {name}"))?
+            secret_value(rendered, namespace, secret, key).with_context(|| format!("env {name}"))?
         } else {
             bail!("env {name}: only value and valueFrom.secretKeyRef are supported here: {var}");
         };
@@ -196,7 +199,10 @@ mod tests {
     use super::*;
 
     fn defined() -> Vec<(String, String)> {
-        vec![("USER".into(), "orders".into()), ("PASS".into(), "s3cret".into())]
+        vec![
+            ("USER".into(), "orders".into()),
+            ("PASS".into(), "s3cret".into()),
+        ]
     }
 
     #[test]

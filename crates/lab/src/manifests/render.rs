@@ -21,11 +21,9 @@ impl Object {
     /// Parses one YAML document's value; `apiVersion`, `kind` and `metadata.name` are required.
     pub fn from_value(value: Value) -> anyhow::Result<Self> {
         let text = |p: &str| value.pointer(p).and_then(Value::as_str).map(str::to_owned);
-        let (Some(kind), Some(name), Some(_)) = (
-            text("/kind"),
-            text("/metadata/name"),
-            text("/apiVersion"),
-        ) else {
+        let (Some(kind), Some(name), Some(_)) =
+            (text("/kind"), text("/metadata/name"), text("/apiVersion"))
+        else {
             bail!("an object without apiVersion, kind or metadata.name: {value}");
         };
         let namespace = text("/metadata/namespace");

@@ -39,7 +39,8 @@ pub struct AddressMap {
 impl AddressMap {
     /// `service.namespace:port` is served at `target` (`127.0.0.1:5432`).
     pub fn insert(&mut self, service: &str, namespace: &str, port: u16, target: String) {
-        self.entries.push((format!("{service}.{namespace}.svc"), port, target));
+        self.entries
+            .push((format!("{service}.{namespace}.svc"), port, target));
     }
 
     /// `value` with every mapped address replaced; an in-cluster name left unmapped is an error, so a
@@ -47,12 +48,18 @@ impl AddressMap {
     pub fn rewrite(&self, value: &str) -> anyhow::Result<String> {
         let mut out = value.to_owned();
         for (host, port, target) in &self.entries {
-            for form in [format!("{host}.cluster.local:{port}"), format!("{host}:{port}")] {
+            for form in [
+                format!("{host}.cluster.local:{port}"),
+                format!("{host}:{port}"),
+            ] {
                 out = out.replace(&form, target);
             }
         }
         if let Some(i) = out.find(".svc") {
-            bail!("{value:?} names an in-cluster address the test cannot map (near {:?})", &out[..i + 4]);
+            bail!(
+                "{value:?} names an in-cluster address the test cannot map (near {:?})",
+                &out[..i + 4]
+            );
         }
         Ok(out)
     }
@@ -118,7 +125,10 @@ pub fn launch(
         .ok_or_else(|| anyhow!("{what}: command {binary} is not /bin/<bin>"))?;
     let program = bin_dir.join(bin);
     if !program.is_file() {
-        bail!("{what}: {} is missing; build it with `cargo build --workspace --bins`", program.display());
+        bail!(
+            "{what}: {} is missing; build it with `cargo build --workspace --bins`",
+            program.display()
+        );
     }
     let args = strings(container.get("args"))
         .into_iter()
@@ -126,10 +136,14 @@ pub fn launch(
         .collect::<anyhow::Result<Vec<_>>>()
         .with_context(|| format!("{what}: args"))?;
     let mut env = Vec::new();
-    for (k, v) in resolve_env(container, &template.namespace, rendered).with_context(|| what.clone())? {
+    for (k, v) in
+        resolve_env(container, &template.namespace, rendered).with_context(|| what.clone())?
+    {
         let v = match v.strip_prefix("0.0.0.0:") {
             Some(port) => format!("{pod_ip}:{port}"),
-            None => addresses.rewrite(&v).with_context(|| format!("{what}: env {k}"))?,
+            None => addresses
+                .rewrite(&v)
+                .with_context(|| format!("{what}: env {k}"))?,
         };
         env.push((k, v));
     }
@@ -143,11 +157,27 @@ pub fn launch(
     };
     let uid = id("runAsUser").ok_or_else(|| anyhow!("{what}: no runAsUser"))?;
     let gid = id("runAsGroup").unwrap_or(uid);
-    let volumes = template.spec.get("volumes").and_then(Value::as_array).cloned().unwrap_or_default();
+    let volumes = template
+        .spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let mut empty_dirs = Vec::new();
-    for mount in container.get("volumeMounts").and_then(Value::as_array).into_iter().flatten() {
-        let name = mount.get("name").and_then(Value::as_str).unwrap_or_default();
-        let path = mount.get("mountPath").and_then(Value::as_str).unwrap_or_default();
+    for mount in container
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let name = mount
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let path = mount
+            .get("mountPath")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         let volume = volumes
             .iter()
             .find(|v| v.get("name").and_then(Value::as_str) == Some(name))
@@ -161,7 +191,9 @@ pub fn launch(
                     .transpose()?;
                 empty_dirs.push((path.to_owned(), limit));
             }
-            None => bail!("{what}: volume {name} is not an emptyDir; the run test only provides emptyDirs"),
+            None => bail!(
+                "{what}: volume {name} is not an emptyDir; the run test only provides emptyDirs"
+            ),
         }
     }
     let ports: BTreeMap<String, u16> = container
@@ -170,7 +202,10 @@ pub fn launch(
         .into_iter()
         .flatten()
         .filter_map(|p| {
-            Some((p.get("name")?.as_str()?.to_owned(), u16::try_from(p.get("containerPort")?.as_u64()?).ok()?))
+            Some((
+                p.get("name")?.as_str()?.to_owned(),
+                u16::try_from(p.get("containerPort")?.as_u64()?).ok()?,
+            ))
         })
         .collect();
     let mut probes = Vec::new();
@@ -221,16 +256,26 @@ fn parse_probe(which: &str, p: &Value, ports: &BTreeMap<String, u16>) -> anyhow:
     };
     let kind = if let Some(h) = p.get("httpGet") {
         ProbeKind::Http {
-            path: h.get("path").and_then(Value::as_str).unwrap_or("/").to_owned(),
+            path: h
+                .get("path")
+                .and_then(Value::as_str)
+                .unwrap_or("/")
+                .to_owned(),
             port: port(h.get("port"))?,
         }
     } else if let Some(g) = p.get("grpc") {
         ProbeKind::Grpc {
             port: port(g.get("port"))?,
-            service: g.get("service").and_then(Value::as_str).unwrap_or_default().to_owned(),
+            service: g
+                .get("service")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
         }
     } else if let Some(t) = p.get("tcpSocket") {
-        ProbeKind::Tcp { port: port(t.get("port"))? }
+        ProbeKind::Tcp {
+            port: port(t.get("port"))?,
+        }
     } else {
         bail!("only httpGet, grpc and tcpSocket probes can be run here: {p}");
     };
@@ -293,7 +338,10 @@ pub fn start(launch: &Launch, log: &Path) -> anyhow::Result<Running> {
         .args(&launch.args)
         .env_clear()
         // What a container runtime adds to every container (containerd's default PATH, the pod name).
-        .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
         .env("HOSTNAME", "pod")
         .envs(launch.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -334,7 +382,13 @@ impl Running {
         let deadline = Instant::now() + timeout;
         loop {
             let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
-                .with_context(|| format!("{}: process gone; log:\n{}", self.launch.what, self.log_tail()))?;
+                .with_context(|| {
+                    format!(
+                        "{}: process gone; log:\n{}",
+                        self.launch.what,
+                        self.log_tail()
+                    )
+                })?;
             let field = |name: &str| {
                 status
                     .lines()
@@ -344,20 +398,38 @@ impl Running {
             };
             let exe = std::fs::read_link(format!("/proc/{}/exe", self.pid())).unwrap_or_default();
             if exe == self.launch.program {
-                let num = |v: &[String], i: usize| v.get(i).and_then(|s| s.parse().ok()).unwrap_or(u32::MAX);
+                let num = |v: &[String], i: usize| {
+                    v.get(i).and_then(|s| s.parse().ok()).unwrap_or(u32::MAX)
+                };
                 let uid = field("Uid:");
                 let gid = field("Gid:");
                 let cap = field("CapEff:");
                 return Ok(Identity {
                     // Real, effective, saved and filesystem IDs must all be the manifest's.
-                    uid: if uid.iter().all(|u| *u == uid[0]) { num(&uid, 0) } else { u32::MAX },
-                    gid: if gid.iter().all(|g| *g == gid[0]) { num(&gid, 0) } else { u32::MAX },
+                    uid: if uid.iter().all(|u| *u == uid[0]) {
+                        num(&uid, 0)
+                    } else {
+                        u32::MAX
+                    },
+                    gid: if gid.iter().all(|g| *g == gid[0]) {
+                        num(&gid, 0)
+                    } else {
+                        u32::MAX
+                    },
                     no_new_privs: field("NoNewPrivs:").first().is_some_and(|v| v == "1"),
-                    cap_eff: cap.first().and_then(|c| u64::from_str_radix(c, 16).ok()).unwrap_or(u64::MAX),
+                    cap_eff: cap
+                        .first()
+                        .and_then(|c| u64::from_str_radix(c, 16).ok())
+                        .unwrap_or(u64::MAX),
                 });
             }
             if Instant::now() > deadline {
-                bail!("{}: never exec'd {}; log:\n{}", self.launch.what, self.launch.program.display(), self.log_tail());
+                bail!(
+                    "{}: never exec'd {}; log:\n{}",
+                    self.launch.what,
+                    self.launch.program.display(),
+                    self.log_tail()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -369,7 +441,11 @@ impl Running {
         for (path, _) in &self.launch.empty_dirs {
             let root = PathBuf::from(format!("/proc/{}/root{path}", self.pid()));
             if let Ok(entries) = std::fs::read_dir(&root) {
-                out.extend(entries.flatten().map(|e| format!("{path}/{}", e.file_name().to_string_lossy())));
+                out.extend(
+                    entries
+                        .flatten()
+                        .map(|e| format!("{path}/{}", e.file_name().to_string_lossy())),
+                );
             }
         }
         out
@@ -384,12 +460,23 @@ impl Running {
             let deadline = Instant::now() + budget;
             loop {
                 if let Some(status) = self.exited() {
-                    bail!("{}: exited ({status}) before its {} passed; log:\n{}", self.launch.what, p.which, self.log_tail());
+                    bail!(
+                        "{}: exited ({status}) before its {} passed; log:\n{}",
+                        self.launch.what,
+                        p.which,
+                        self.log_tail()
+                    );
                 }
                 match probe(self.launch.pod_ip, &p.kind).await {
                     Ok(()) => break,
                     Err(e) if Instant::now() > deadline => {
-                        bail!("{}: {} {:?} still failing after {budget:?}: {e:#}; log:\n{}", self.launch.what, p.which, p.kind, self.log_tail())
+                        bail!(
+                            "{}: {} {:?} still failing after {budget:?}: {e:#}; log:\n{}",
+                            self.launch.what,
+                            p.which,
+                            p.kind,
+                            self.log_tail()
+                        )
                     }
                     Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
                 }
@@ -402,7 +489,9 @@ impl Running {
     /// SIGTERM, then up to the grace period for the exit status (SIGKILL after it, as the kubelet does).
     pub fn terminate(&mut self) -> anyhow::Result<(ExitStatus, Duration)> {
         let started = Instant::now();
-        let _ = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
         while started.elapsed() < self.launch.grace {
             if let Some(status) = self.exited() {
                 return Ok((status, started.elapsed()));
@@ -411,7 +500,12 @@ impl Running {
         }
         let _ = self.child.kill();
         let status = self.child.wait()?;
-        bail!("{}: still running {:?} after SIGTERM (killed: {status}); log:\n{}", self.launch.what, self.launch.grace, self.log_tail())
+        bail!(
+            "{}: still running {:?} after SIGTERM (killed: {status}); log:\n{}",
+            self.launch.what,
+            self.launch.grace,
+            self.log_tail()
+        )
     }
 
     /// The last lines of the process's output, for failure messages.
@@ -467,13 +561,21 @@ pub async fn probe(ip: Ipv4Addr, kind: &ProbeKind) -> anyhow::Result<()> {
             }
         }
         ProbeKind::Grpc { port, service } => {
-            use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+            use tonic_health::pb::{
+                HealthCheckRequest, health_check_response::ServingStatus,
+                health_client::HealthClient,
+            };
             let check = async {
-                let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", SocketAddr::from((ip, *port))))?
-                    .connect()
-                    .await?;
+                let channel = tonic::transport::Endpoint::from_shared(format!(
+                    "http://{}",
+                    SocketAddr::from((ip, *port))
+                ))?
+                .connect()
+                .await?;
                 let reply = HealthClient::new(channel)
-                    .check(HealthCheckRequest { service: service.clone() })
+                    .check(HealthCheckRequest {
+                        service: service.clone(),
+                    })
                     .await?
                     .into_inner();
                 anyhow::Ok(reply.status)
@@ -497,10 +599,14 @@ mod tests {
         let mut m = AddressMap::default();
         m.insert("postgres", "mop", 5432, "127.0.0.1:40000".into());
         assert_eq!(
-            m.rewrite("postgres://u:p@postgres.mop.svc:5432/orders").unwrap(),
+            m.rewrite("postgres://u:p@postgres.mop.svc:5432/orders")
+                .unwrap(),
             "postgres://u:p@127.0.0.1:40000/orders"
         );
-        assert_eq!(m.rewrite("postgres.mop.svc.cluster.local:5432").unwrap(), "127.0.0.1:40000");
+        assert_eq!(
+            m.rewrite("postgres.mop.svc.cluster.local:5432").unwrap(),
+            "127.0.0.1:40000"
+        );
         assert!(m.rewrite("http://tempo.observability.svc:4318").is_err());
         assert_eq!(m.rewrite("json").unwrap(), "json");
     }

@@ -62,7 +62,10 @@ pub fn violations(template: &PodTemplate) -> Vec<String> {
             .unwrap_or_default();
         for kind in kinds {
             if !ALLOWED_VOLUMES.contains(&kind.as_str()) {
-                bad("pod", format!("volume {name} is {kind}, not an allowed volume type"));
+                bad(
+                    "pod",
+                    format!("volume {name} is {kind}, not an allowed volume type"),
+                );
             }
         }
     }
@@ -80,7 +83,9 @@ pub fn violations(template: &PodTemplate) -> Vec<String> {
     check_selinux_apparmor(pod_sc, "pod", &mut bad);
     let pod_non_root = pod_sc.get("runAsNonRoot").and_then(Value::as_bool);
     let pod_user = pod_sc.get("runAsUser").and_then(Value::as_i64);
-    let pod_seccomp = pod_sc.pointer("/seccompProfile/type").and_then(Value::as_str);
+    let pod_seccomp = pod_sc
+        .pointer("/seccompProfile/type")
+        .and_then(Value::as_str);
     if pod_user == Some(0) {
         bad("pod", "runAsUser must not be 0".into());
     }
@@ -104,7 +109,10 @@ pub fn violations(template: &PodTemplate) -> Vec<String> {
                 bad(&what, format!("capability {cap} may not be added"));
             }
         }
-        let non_root = sc.get("runAsNonRoot").and_then(Value::as_bool).or(pod_non_root);
+        let non_root = sc
+            .get("runAsNonRoot")
+            .and_then(Value::as_bool)
+            .or(pod_non_root);
         if non_root != Some(true) {
             bad(&what, "runAsNonRoot must be true (pod or container)".into());
         }
@@ -113,7 +121,10 @@ pub fn violations(template: &PodTemplate) -> Vec<String> {
             Some(0) => bad(&what, "runAsUser must not be 0".into()),
             // Not in the standard: a numeric UID, so the kubelet can verify runAsNonRoot without the
             // image's /etc/passwd (our images have none).
-            None => bad(&what, "runAsUser must be set to a numeric non-root UID".into()),
+            None => bad(
+                &what,
+                "runAsUser must be set to a numeric non-root UID".into(),
+            ),
             Some(_) => {}
         }
         let seccomp = sc
@@ -121,7 +132,10 @@ pub fn violations(template: &PodTemplate) -> Vec<String> {
             .and_then(Value::as_str)
             .or(pod_seccomp);
         if !matches!(seccomp, Some("RuntimeDefault" | "Localhost")) {
-            bad(&what, "seccompProfile.type must be RuntimeDefault or Localhost".into());
+            bad(
+                &what,
+                "seccompProfile.type must be RuntimeDefault or Localhost".into(),
+            );
         }
         check_selinux_apparmor(sc, &what, &mut bad);
         for port in container
@@ -149,8 +163,16 @@ pub fn violations(template: &PodTemplate) -> Vec<String> {
                 ),
             );
         }
-        for (kind, key) in [("requests", "cpu"), ("requests", "memory"), ("limits", "cpu"), ("limits", "memory")] {
-            if container.pointer(&format!("/resources/{kind}/{key}")).is_none() {
+        for (kind, key) in [
+            ("requests", "cpu"),
+            ("requests", "memory"),
+            ("limits", "cpu"),
+            ("limits", "memory"),
+        ] {
+            if container
+                .pointer(&format!("/resources/{kind}/{key}"))
+                .is_none()
+            {
                 bad(&what, format!("resources.{kind}.{key} must be set"));
             }
         }
@@ -174,7 +196,10 @@ fn strings(value: Option<&Value>) -> Vec<&str> {
 
 fn check_selinux_apparmor(sc: &Value, what: &str, bad: &mut impl FnMut(&str, String)) {
     if let Some(t) = sc.pointer("/seLinuxOptions/type").and_then(Value::as_str)
-        && !matches!(t, "" | "container_t" | "container_init_t" | "container_kvm_t" | "container_engine_t")
+        && !matches!(
+            t,
+            "" | "container_t" | "container_init_t" | "container_kvm_t" | "container_engine_t"
+        )
     {
         bad(what, format!("seLinuxOptions.type {t} is not allowed"));
     }
@@ -201,7 +226,9 @@ pub fn image_problem(image: &str) -> Option<String> {
     }
     let last = image.rsplit('/').next().unwrap_or(image);
     match last.split_once(':') {
-        None => Some(format!("image {image} has no tag (means latest): pin a version")),
+        None => Some(format!(
+            "image {image} has no tag (means latest): pin a version"
+        )),
         Some((_, "latest")) => Some(format!("image {image} uses latest: pin a version")),
         Some(_) => None,
     }

@@ -4,6 +4,6 @@
 
 mod e2e;
 mod faults;
-mod support;
 mod manifests;
 mod manifests_run;
+mod support;

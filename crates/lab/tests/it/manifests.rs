@@ -49,23 +49,40 @@ fn overlays_render_cleanly_and_pass_strict_schema_validation() {
     let dir = testkit::process::temp_dir("manifests-validate").unwrap();
     for name in ["kind", "cluster"] {
         let rendered = overlay(name);
-        assert!(rendered.objects.len() > 50, "{name}: only {} objects", rendered.objects.len());
+        assert!(
+            rendered.objects.len() > 50,
+            "{name}: only {} objects",
+            rendered.objects.len()
+        );
         let file = dir.join(format!("{name}.yaml"));
         std::fs::write(&file, &rendered.yaml).unwrap();
         let out = validate(&file);
-        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{name} overlay fails validation:\n{text}");
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{name} overlay fails validation:\n{text}"
+        );
         assert!(!text.contains("ERROR"), "{name}:\n{text}");
     }
     let job = repo().join("kustomize/components/load/loadgen-job.yaml");
     let out = validate(&job);
-    assert!(out.status.success(), "loadgen Job template: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "loadgen Job template: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     // The validator must catch a misspelt field — the kind of typo a cluster would reject at apply.
     let typo = dir.join("typo.yaml");
-    let text = std::fs::read_to_string(&job).unwrap().replace("restartPolicy:", "restartPolcy:");
+    let text = std::fs::read_to_string(&job)
+        .unwrap()
+        .replace("restartPolicy:", "restartPolcy:");
     std::fs::write(&typo, text).unwrap();
-    assert!(!validate(&typo).status.success(), "kubernetes-validate --strict accepted an unknown field");
+    assert!(
+        !validate(&typo).status.success(),
+        "kubernetes-validate --strict accepted an unknown field"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -77,7 +94,11 @@ fn a_deprecated_kustomize_field_fails_the_render() {
         "commonLabels: { a: b }\nresources: [cm.yaml]\n",
     )
     .unwrap();
-    std::fs::write(dir.join("cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n").unwrap();
+    std::fs::write(
+        dir.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    )
+    .unwrap();
     let err = render(&dir).unwrap_err();
     assert!(err.to_string().contains("warnings"), "{err:#}");
     std::fs::remove_dir_all(dir).unwrap();
@@ -108,8 +129,16 @@ fn every_pod_outside_obi_meets_pod_security_restricted_and_the_labs_rules() {
         let obi: Vec<&PodTemplate> = all.iter().filter(|t| t.namespace == "obi").collect();
         assert_eq!(obi.len(), 1, "{name}: {obi:?}");
         let rejected = security::violations(obi[0]).join("\n");
-        for rule in ["hostPID", "hostNetwork", "hostPath", "privileged must not be true"] {
-            assert!(rejected.contains(rule), "{name}: OBI not rejected for {rule}:\n{rejected}");
+        for rule in [
+            "hostPID",
+            "hostNetwork",
+            "hostPath",
+            "privileged must not be true",
+        ] {
+            assert!(
+                rejected.contains(rule),
+                "{name}: OBI not rejected for {rule}:\n{rejected}"
+            );
         }
 
         // The namespaces enforce it, so the API server would refuse anything this test missed.
@@ -128,18 +157,39 @@ fn every_pod_outside_obi_meets_pod_security_restricted_and_the_labs_rules() {
 #[test]
 fn app_containers_run_the_contracts_images_and_binaries() {
     let rendered = overlay("kind");
-    let bins = ["catalog", "auth", "orders", "gateway", "events-producer", "events-consumer", "loadgen"];
+    let bins = [
+        "catalog",
+        "auth",
+        "orders",
+        "gateway",
+        "events-producer",
+        "events-consumer",
+        "loadgen",
+    ];
     let mut seen = BTreeSet::new();
     for t in all_templates(&rendered) {
         for c in t.spec["containers"].as_array().unwrap() {
             let image = c["image"].as_str().unwrap();
-            let Some(rest) = image.strip_prefix("mop/") else { continue };
-            let bin = rest.strip_suffix(":lab").unwrap_or_else(|| panic!("{}: {image} is not mop/<bin>:lab", t.owner));
+            let Some(rest) = image.strip_prefix("mop/") else {
+                continue;
+            };
+            let bin = rest
+                .strip_suffix(":lab")
+                .unwrap_or_else(|| panic!("{}: {image} is not mop/<bin>:lab", t.owner));
             assert!(bins.contains(&bin), "{}: unknown binary {bin}", t.owner);
-            assert_eq!(c["command"], serde_json::json!([format!("/bin/{bin}")]), "{}", t.owner);
+            assert_eq!(
+                c["command"],
+                serde_json::json!([format!("/bin/{bin}")]),
+                "{}",
+                t.owner
+            );
             assert_eq!(t.namespace, "mop", "{}", t.owner);
             if t.owner != "Job mop/loadgen" {
-                assert_eq!(c["imagePullPolicy"], "IfNotPresent", "{}: kind loads images, never pulls", t.owner);
+                assert_eq!(
+                    c["imagePullPolicy"], "IfNotPresent",
+                    "{}: kind loads images, never pulls",
+                    t.owner
+                );
             }
             seen.insert(bin.to_owned());
         }
@@ -151,10 +201,17 @@ fn app_containers_run_the_contracts_images_and_binaries() {
 fn no_app_pod_carries_an_otel_or_otlp_setting() {
     // OBI stops instrumenting a process it sees exporting OTLP, and the lab is zero-code.
     for name in ["kind", "cluster"] {
-        for t in all_templates(&overlay(name)).iter().filter(|t| t.namespace == "mop") {
+        for t in all_templates(&overlay(name))
+            .iter()
+            .filter(|t| t.namespace == "mop")
+        {
             for c in t.containers() {
                 let text = serde_json::to_string(&(&c["env"], &c["args"], &c["command"])).unwrap();
-                assert!(!text.contains("OTEL_") && !text.to_lowercase().contains("otlp"), "{}: {text}", t.owner);
+                assert!(
+                    !text.contains("OTEL_") && !text.to_lowercase().contains("otlp"),
+                    "{}: {text}",
+                    t.owner
+                );
             }
         }
     }
@@ -165,10 +222,17 @@ fn the_kind_footprint_fits_the_budget_and_docs_show_the_computed_table() {
     let rendered = overlay("kind");
     let rows = footprint::rows(&all_templates(&rendered)).unwrap();
     let sum = footprint::long_running_limit(&rows);
-    assert!(sum <= FOOTPRINT_BUDGET, "long-running memory limits sum to {} MiB > 4096 MiB", sum >> 20);
+    assert!(
+        sum <= FOOTPRINT_BUDGET,
+        "long-running memory limits sum to {} MiB > 4096 MiB",
+        sum >> 20
+    );
     // Requests never above limits (the scheduler would refuse the pod).
     for r in &rows {
-        assert!(r.memory_request <= r.memory_limit && r.cpu_request <= r.cpu_limit, "{r:?}");
+        assert!(
+            r.memory_request <= r.memory_limit && r.cpu_request <= r.cpu_limit,
+            "{r:?}"
+        );
     }
     // docs/kubernetes.md carries exactly this table, so the documented figure cannot drift.
     let table = footprint::markdown(&rows);
@@ -219,7 +283,10 @@ const OBSERVABILITY_EDGES: &[(&str, &str, u16)] = &[
 /// workload name of traffic from outside the pod network (`host`, OBI on the host network).
 fn app(peer: &Peer) -> &str {
     match &peer.pod {
-        Some(p) => p.labels.get("app.kubernetes.io/name").map_or("?", String::as_str),
+        Some(p) => p
+            .labels
+            .get("app.kubernetes.io/name")
+            .map_or("?", String::as_str),
         None => peer.name.rsplit('/').next().unwrap_or_default(),
     }
 }
@@ -227,7 +294,11 @@ fn app(peer: &Peer) -> &str {
 fn pod_ports(t: &PodTemplate) -> Vec<u16> {
     t.containers()
         .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
-        .filter_map(|p| p["containerPort"].as_u64().and_then(|n| u16::try_from(n).ok()))
+        .filter_map(|p| {
+            p["containerPort"]
+                .as_u64()
+                .and_then(|n| u16::try_from(n).ok())
+        })
         .collect()
 }
 
@@ -240,7 +311,11 @@ fn check_edges(name: &str, host_ports: &[(&str, u16)]) {
     let mut seen = BTreeSet::new();
     pods.retain(|p| seen.insert(app(p).to_owned()));
     let policies = Policies::of(&rendered).with_namespace("kube-system");
-    let host = Peer { name: "host".into(), pod: None, ip: Ipv4Addr::new(172, 18, 0, 1) };
+    let host = Peer {
+        name: "host".into(),
+        pod: None,
+        ip: Ipv4Addr::new(172, 18, 0, 1),
+    };
     let dns = Peer {
         name: "Deployment kube-system/coredns".into(),
         pod: Some(PodPeer {
@@ -250,7 +325,11 @@ fn check_edges(name: &str, host_ports: &[(&str, u16)]) {
         }),
         ip: Ipv4Addr::new(10, 244, 0, 250),
     };
-    let by_app = |a: &str| pods.iter().find(|p| app(p) == a).unwrap_or_else(|| panic!("{name}: no pod {a}"));
+    let by_app = |a: &str| {
+        pods.iter()
+            .find(|p| app(p) == a)
+            .unwrap_or_else(|| panic!("{name}: no pod {a}"))
+    };
 
     let mut unexpected = Vec::new();
     let mut missing = Vec::new();
@@ -277,16 +356,30 @@ fn check_edges(name: &str, host_ports: &[(&str, u16)]) {
         }
     }
     // Everyone in mop may resolve names; nothing in mop may reach out anywhere else (e.g. Grafana).
-    for p in pods.iter().filter(|p| p.pod.as_ref().is_some_and(|p| p.namespace == "mop")) {
+    for p in pods
+        .iter()
+        .filter(|p| p.pod.as_ref().is_some_and(|p| p.namespace == "mop"))
+    {
         if !policies.allowed(p, &dns, 53, "UDP") {
             missing.push(format!("{} → DNS", p.name));
         }
         if policies.allowed(p, by_app("grafana"), 3000, "TCP") {
-            unexpected.push(format!("{} → grafana:3000 (egress should be denied)", p.name));
+            unexpected.push(format!(
+                "{} → grafana:3000 (egress should be denied)",
+                p.name
+            ));
         }
     }
-    assert!(missing.is_empty(), "{name}: edges the policies block:\n{}", missing.join("\n"));
-    assert!(unexpected.is_empty(), "{name}: connections the policies allow but the lab has no edge for:\n{}", unexpected.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "{name}: edges the policies block:\n{}",
+        missing.join("\n")
+    );
+    assert!(
+        unexpected.is_empty(),
+        "{name}: connections the policies allow but the lab has no edge for:\n{}",
+        unexpected.join("\n")
+    );
 }
 
 #[test]
@@ -294,7 +387,13 @@ fn network_policies_allow_exactly_the_labs_edges() {
     // kind: the host also reaches the public app ports through their NodePorts.
     check_edges(
         "kind",
-        &[("catalog", 8081), ("orders", 8083), ("gateway", 8084), ("events-producer", 8085), ("auth", 50051)],
+        &[
+            ("catalog", 8081),
+            ("orders", 8083),
+            ("gateway", 8084),
+            ("events-producer", 8085),
+            ("auth", 50051),
+        ],
     );
     check_edges("cluster", &[]);
 }
@@ -302,7 +401,9 @@ fn network_policies_allow_exactly_the_labs_edges() {
 #[test]
 fn the_edge_check_notices_a_missing_default_deny() {
     let mut rendered = overlay("cluster");
-    rendered.objects.retain(|o| !(o.kind == "NetworkPolicy" && o.name == "default-deny"));
+    rendered
+        .objects
+        .retain(|o| !(o.kind == "NetworkPolicy" && o.name == "default-deny"));
     let all = all_templates(&rendered);
     let pods = peers(&all, Ipv4Addr::new(172, 18, 0, 2));
     let policies = Policies::of(&rendered);
@@ -316,7 +417,11 @@ fn obi_config(rendered: &Rendered) -> Value {
         .of_kind("ConfigMap")
         .find(|c| c.name.starts_with("obi-config"))
         .expect("no obi-config ConfigMap");
-    serde_yaml::from_str(cm.str_at("/data/obi-config.yml").expect("no obi-config.yml key")).unwrap()
+    serde_yaml::from_str(
+        cm.str_at("/data/obi-config.yml")
+            .expect("no obi-config.yml key"),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -328,12 +433,29 @@ fn obi_config_uses_only_v0_14_keys_and_points_at_the_labs_services() {
 
     // Discovery: exactly the apps' namespace, and every app pod lives there.
     assert_eq!(obi::instrumented_namespaces(&config), ["mop"]);
-    assert_eq!(config.pointer("/attributes/kubernetes/enable"), Some(&Value::Bool(true)));
+    assert_eq!(
+        config.pointer("/attributes/kubernetes/enable"),
+        Some(&Value::Bool(true))
+    );
 
     // The obi.md settings the lab depends on.
-    assert_eq!(config.pointer("/routes/unmatched").and_then(Value::as_str), Some("low-cardinality"));
-    assert_eq!(config.pointer("/ebpf/context_propagation").and_then(Value::as_str), Some("all"));
-    assert!(config.pointer("/ebpf/buffer_sizes/kafka").and_then(Value::as_u64).unwrap() >= 8192);
+    assert_eq!(
+        config.pointer("/routes/unmatched").and_then(Value::as_str),
+        Some("low-cardinality")
+    );
+    assert_eq!(
+        config
+            .pointer("/ebpf/context_propagation")
+            .and_then(Value::as_str),
+        Some("all")
+    );
+    assert!(
+        config
+            .pointer("/ebpf/buffer_sizes/kafka")
+            .and_then(Value::as_u64)
+            .unwrap()
+            >= 8192
+    );
     let buckets: Vec<f64> = config
         .pointer("/prometheus_export/buckets/duration_histogram")
         .and_then(Value::as_array)
@@ -341,29 +463,64 @@ fn obi_config_uses_only_v0_14_keys_and_points_at_the_labs_services() {
         .iter()
         .filter_map(Value::as_f64)
         .collect();
-    assert!(buckets.iter().filter(|b| **b > 0.0 && **b < 0.001).count() >= 3, "sub-ms buckets: {buckets:?}");
-    assert!(buckets.windows(2).all(|w| w[0] < w[1]), "buckets must increase: {buckets:?}");
+    assert!(
+        buckets.iter().filter(|b| **b > 0.0 && **b < 0.001).count() >= 3,
+        "sub-ms buckets: {buckets:?}"
+    );
+    assert!(
+        buckets.windows(2).all(|w| w[0] < w[1]),
+        "buckets must increase: {buckets:?}"
+    );
 
     // Its exporters reach what the overlay really serves: Tempo's OTLP/HTTP port and the DaemonSet's
     // metrics port, which Prometheus' obi job keeps by name.
-    let endpoint = config.pointer("/otel_traces_export/endpoint").and_then(Value::as_str).unwrap();
+    let endpoint = config
+        .pointer("/otel_traces_export/endpoint")
+        .and_then(Value::as_str)
+        .unwrap();
     let tempo = rendered.get("Service", "tempo").unwrap();
-    let otlp_http = tempo.value["spec"]["ports"].as_array().unwrap().iter().find(|p| p["name"] == "otlp-http").unwrap();
-    assert_eq!(endpoint, format!("http://tempo.observability.svc:{}", otlp_http["port"]));
+    let otlp_http = tempo.value["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "otlp-http")
+        .unwrap();
+    assert_eq!(
+        endpoint,
+        format!("http://tempo.observability.svc:{}", otlp_http["port"])
+    );
     let ds = template_of(rendered.get("DaemonSet", "obi").unwrap()).unwrap();
-    let metrics = ds.containers().flat_map(|c| c["ports"].as_array().unwrap().clone()).find(|p| p["name"] == "metrics").unwrap();
-    assert_eq!(config.pointer("/prometheus_export/port"), Some(&metrics["containerPort"]));
+    let metrics = ds
+        .containers()
+        .flat_map(|c| c["ports"].as_array().unwrap().clone())
+        .find(|p| p["name"] == "metrics")
+        .unwrap();
+    assert_eq!(
+        config.pointer("/prometheus_export/port"),
+        Some(&metrics["containerPort"])
+    );
     assert_eq!(ds.spec["hostPID"], true);
 }
 
 /// `<bin> openapi`: the OpenAPI document's paths, read from the binary itself.
 pub fn openapi_paths(bin: &str) -> BTreeSet<String> {
-    let path = lab::local::plan::sibling_bin_dir(&std::env::current_exe().unwrap()).unwrap().join(bin);
+    let path = lab::local::plan::sibling_bin_dir(&std::env::current_exe().unwrap())
+        .unwrap()
+        .join(bin);
     let out = Command::new(&path)
         .arg("openapi")
         .output()
-        .unwrap_or_else(|e| panic!("{}: {e} — build it with `cargo build --workspace --bins`", path.display()));
-    assert!(out.status.success(), "`{bin} openapi` failed: {}", String::from_utf8_lossy(&out.stderr));
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} — build it with `cargo build --workspace --bins`",
+                path.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "`{bin} openapi` failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     obi::openapi_paths(&String::from_utf8_lossy(&out.stdout)).unwrap()
 }
 
@@ -373,14 +530,26 @@ fn obi_routes_cover_every_http_route_of_every_binary() {
     let patterns = obi::string_list(&config, "/routes/patterns");
     let ignored = obi::string_list(&config, "/routes/ignored_patterns");
     let mut union = BTreeSet::new();
-    for bin in ["catalog", "orders", "gateway", "events-producer", "events-consumer"] {
+    for bin in [
+        "catalog",
+        "orders",
+        "gateway",
+        "events-producer",
+        "events-consumer",
+    ] {
         union.extend(openapi_paths(bin));
     }
-    assert!(union.contains("/products/{id}") && union.contains("/customers/{id}/orders"), "{union:?}");
+    assert!(
+        union.contains("/products/{id}") && union.contains("/customers/{id}/orders"),
+        "{union:?}"
+    );
     for template in union.iter().filter(|t| !ignored.contains(t)) {
         // Listed, and a real request path on it gets exactly this route from OBI's matcher (a broader
         // pattern listed first, or a literal segment shadowing it, would fail here).
-        assert!(patterns.contains(template), "routes.patterns lacks {template}");
+        assert!(
+            patterns.contains(template),
+            "routes.patterns lacks {template}"
+        );
         assert_eq!(
             obi::route_for(&patterns, &obi::example_path(template)).as_deref(),
             Some(template.as_str()),
@@ -389,14 +558,20 @@ fn obi_routes_cover_every_http_route_of_every_binary() {
         );
     }
     for probe in ["/health", "/ready"] {
-        assert!(ignored.iter().any(|p| p == probe), "{probe} must be ignored");
+        assert!(
+            ignored.iter().any(|p| p == probe),
+            "{probe} must be ignored"
+        );
     }
 }
 
 #[test]
 fn prometheus_config_passes_promtool_and_scrapes_the_contracts_jobs() {
     let rendered = overlay("kind");
-    let cm = rendered.of_kind("ConfigMap").find(|c| c.name.starts_with("prometheus-config")).unwrap();
+    let cm = rendered
+        .of_kind("ConfigMap")
+        .find(|c| c.name.starts_with("prometheus-config"))
+        .unwrap();
     let text = cm.str_at("/data/prometheus.yml").unwrap();
     let config: Value = serde_yaml::from_str(text).unwrap();
 
@@ -407,7 +582,11 @@ fn prometheus_config_passes_promtool_and_scrapes_the_contracts_jobs() {
     let mut checkable = config.clone();
     for job in checkable["scrape_configs"].as_array_mut().unwrap() {
         if let Some(sd) = job.as_object_mut().unwrap().remove("kubernetes_sd_configs") {
-            assert_eq!(sd, serde_json::json!([{"role": "pod", "namespaces": {"names": ["obi"]}}]), "{job}");
+            assert_eq!(
+                sd,
+                serde_json::json!([{"role": "pod", "namespaces": {"names": ["obi"]}}]),
+                "{job}"
+            );
             job["static_configs"] = serde_json::json!([{"targets": ["obi.invalid:9400"]}]);
         }
     }
@@ -422,24 +601,55 @@ fn prometheus_config_passes_promtool_and_scrapes_the_contracts_jobs() {
     let file = dir.join("prometheus.yml");
     std::fs::write(&file, serde_yaml::to_string(&checkable).unwrap()).unwrap();
     let out = promtool(&file);
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // promtool does reject a broken relabel rule (so the pass above means something).
-    let broken = serde_yaml::to_string(&checkable).unwrap().replace("action: keep", "action: kepe");
+    let broken = serde_yaml::to_string(&checkable)
+        .unwrap()
+        .replace("action: keep", "action: kepe");
     std::fs::write(&file, broken).unwrap();
-    assert!(!promtool(&file).status.success(), "promtool accepted action: kepe");
+    assert!(
+        !promtool(&file).status.success(),
+        "promtool accepted action: kepe"
+    );
     std::fs::remove_dir_all(dir).unwrap();
 
-    let jobs: Vec<&Value> = config["scrape_configs"].as_array().unwrap().iter().collect();
-    let job = |n: &str| jobs.iter().find(|j| j["job_name"] == n).unwrap_or_else(|| panic!("no job {n}"));
-    assert_eq!(job("obi")["honor_labels"], true, "OBI sets job/instance itself");
+    let jobs: Vec<&Value> = config["scrape_configs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    let job = |n: &str| {
+        jobs.iter()
+            .find(|j| j["job_name"] == n)
+            .unwrap_or_else(|| panic!("no job {n}"))
+    };
+    assert_eq!(
+        job("obi")["honor_labels"],
+        true,
+        "OBI sets job/instance itself"
+    );
     for (name, service) in [
         ("postgres-exporter", "postgres-exporter"),
         ("redis-exporter", "redis-exporter"),
         ("kafka-exporter", "kafka-exporter"),
     ] {
-        let target = job(name)["static_configs"][0]["targets"][0].as_str().unwrap().to_owned();
+        let target = job(name)["static_configs"][0]["targets"][0]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let svc = rendered.get("Service", service).unwrap();
-        assert_eq!(target, format!("{service}.observability.svc:{}", svc.value["spec"]["ports"][0]["port"]));
+        assert_eq!(
+            target,
+            format!(
+                "{service}.observability.svc:{}",
+                svc.value["spec"]["ports"][0]["port"]
+            )
+        );
     }
 }
 
@@ -455,22 +665,29 @@ fn grafana_mounts_every_provisioning_and_dashboard_configmap() {
         .collect();
     let generated: BTreeSet<&str> = rendered
         .of_kind("ConfigMap")
-        .filter(|c| c.namespace.as_deref() == Some("observability") && c.name.starts_with("grafana-"))
+        .filter(|c| {
+            c.namespace.as_deref() == Some("observability") && c.name.starts_with("grafana-")
+        })
         .map(|c| c.name.as_str())
         .collect();
     assert!(generated.len() >= 9, "{generated:?}");
-    assert_eq!(mounted, generated, "Grafana must mount exactly grafana/'s ConfigMaps");
+    assert_eq!(
+        mounted, generated,
+        "Grafana must mount exactly grafana/'s ConfigMaps"
+    );
 }
 
 #[test]
 fn the_kind_cluster_config_maps_exactly_the_overlays_node_ports() {
     let rendered = overlay("kind");
-    let text = std::fs::read_to_string(repo().join("kustomize/overlays/kind/kind-cluster.yaml")).unwrap();
+    let text =
+        std::fs::read_to_string(repo().join("kustomize/overlays/kind/kind-cluster.yaml")).unwrap();
     let config: Value = serde_yaml::from_str(&text).unwrap();
     let problems = kind::problems(&config, &rendered);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert_eq!(kind::node_ports(&rendered).len(), 8);
     // And the check does look: one port mapped elsewhere is reported.
-    let broken: Value = serde_yaml::from_str(&text.replace("hostPort: 3000", "hostPort: 3001")).unwrap();
+    let broken: Value =
+        serde_yaml::from_str(&text.replace("hostPort: 3000", "hostPort: 3001")).unwrap();
     assert!(!kind::problems(&broken, &rendered).is_empty());
 }
