@@ -64,3 +64,9 @@ bench-loadgen SECONDS="30":
 # Benchmark GET /products/{id}: catalog vs a bare axum handler, same run (SECONDS per round, ROUNDS).
 bench-catalog SECONDS="10" ROUNDS="3":
     scripts/bench-catalog.sh {{SECONDS}} {{ROUNDS}}
+
+# Check the Kubernetes manifests without a cluster: render, validate, Pod Security, NetworkPolicies,
+# OBI config, footprint, and every app container run against the real binaries (needs root; ~1 min).
+test-manifests:
+    cargo build --workspace --bins --locked
+    cargo test -p lab --test it --locked manifests

@@ -691,3 +691,73 @@ fn the_kind_cluster_config_maps_exactly_the_overlays_node_ports() {
         serde_yaml::from_str(&text.replace("hostPort: 3000", "hostPort: 3001")).unwrap();
     assert!(!kind::problems(&broken, &rendered).is_empty());
 }
+
+#[test]
+fn the_cluster_overlay_replicates_the_stateless_services_behind_pdbs() {
+    let rendered = overlay("cluster");
+    for t in templates(&rendered)
+        .iter()
+        .filter(|t| t.kind == "Deployment" && t.namespace == "mop")
+    {
+        // catalog and auth hold their data in process memory: one replica, by design (docs).
+        let stateless = !matches!(t.name.as_str(), "catalog" | "auth" | "redis");
+        if !stateless {
+            assert_eq!(t.replicas, 1, "{}", t.owner);
+            continue;
+        }
+        assert!(t.replicas >= 2, "{}: {} replicas", t.owner, t.replicas);
+        let pdb = rendered
+            .of_kind("PodDisruptionBudget")
+            .find(|p| {
+                p.value
+                    .pointer("/spec/selector/matchLabels/app.kubernetes.io~1name")
+                    == t.labels
+                        .get("app.kubernetes.io/name")
+                        .map(|n| Value::String(n.clone()))
+                        .as_ref()
+            })
+            .unwrap_or_else(|| panic!("{}: no PodDisruptionBudget", t.owner));
+        assert_eq!(pdb.value["spec"]["minAvailable"], 1, "{}", pdb.id());
+        assert!(
+            t.spec.get("topologySpreadConstraints").is_some(),
+            "{}: no topology spread",
+            t.owner
+        );
+    }
+    assert!(
+        kind::node_ports(&rendered).is_empty(),
+        "no NodePorts outside kind"
+    );
+    assert!(rendered.get("NetworkPolicy", "allow-host-access").is_none());
+    // (The loadgen Job template is not part of an overlay: `just load` applies it in the kind lab.)
+    for t in templates(&rendered) {
+        for c in t.containers() {
+            let image = c["image"].as_str().unwrap();
+            assert!(
+                !image.starts_with("mop/"),
+                "{}: {image} is the kind-only local tag",
+                t.owner
+            );
+        }
+    }
+}
+
+#[test]
+fn kafkas_cluster_id_is_a_kafka_uuid() {
+    use base64::Engine;
+    // kafka-storage format only takes a Uuid: 16 bytes, base64url without padding.
+    let rendered = overlay("kind");
+    let kafka = template_of(rendered.get("StatefulSet", "kafka").unwrap()).unwrap();
+    let env =
+        lab::manifests::pod::resolve_env(&kafka.spec["containers"][0], "mop", &rendered).unwrap();
+    let id = &env.iter().find(|(k, _)| k == "CLUSTER_ID").unwrap().1;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(id)
+        .unwrap();
+    assert_eq!(
+        bytes.len(),
+        16,
+        "CLUSTER_ID {id} decodes to {} bytes",
+        bytes.len()
+    );
+}
