@@ -88,7 +88,7 @@ const ENUMS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// `metrics.features` values of OBI v0.14 (pkg/export/features.go).
+/// `metrics.features` values of OBI v0.14: the keys of `FeatureMapper` (pkg/export/features.go).
 const FEATURES: &[&str] = &[
     "application",
     "application_span",
@@ -98,7 +98,9 @@ const FEATURES: &[&str] = &[
     "application_host",
     "network",
     "network_inter_zone",
+    "ebpf",
     "all",
+    "*",
 ];
 
 /// Every problem with `config` (empty = fine): unknown keys, values outside OBI's enums, and the rules
