@@ -191,6 +191,23 @@ fn app_containers_run_the_contracts_images_and_binaries() {
                     t.owner
                 );
             }
+            // The grace period outlasts the binary's own drain (SHUTDOWN_GRACE, default 10 s, plus
+            // auth's DRAIN_DELAY), so a rollout never SIGKILLs work in flight.
+            let env = lab::manifests::pod::resolve_env(c, &t.namespace, &rendered).unwrap();
+            let secs = |k: &str, default: f64| {
+                env.iter().find(|(n, _)| n == k).map_or(default, |(_, v)| {
+                    v.trim_end_matches('s').parse::<f64>().unwrap()
+                })
+            };
+            let drain = secs("SHUTDOWN_GRACE", 10.0) + secs("DRAIN_DELAY", 0.0);
+            let grace = t.spec["terminationGracePeriodSeconds"]
+                .as_f64()
+                .unwrap_or(30.0);
+            assert!(
+                grace > drain,
+                "{}: grace {grace}s ≤ drain {drain}s",
+                t.owner
+            );
             seen.insert(bin.to_owned());
         }
     }
