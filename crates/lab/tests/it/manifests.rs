@@ -778,3 +778,85 @@ fn kafkas_cluster_id_is_a_kafka_uuid() {
         bytes.len()
     );
 }
+
+/// Variables our binaries read outside their clap `Config` (so `--help` cannot list them), with why.
+const EXTRA_ENV: &[(&str, &str)] = &[
+    ("RUST_LOG", "common::logging's EnvFilter"),
+    (
+        "LOG_FORMAT",
+        "loadgen's main reads it before parsing (the services take it through clap)",
+    ),
+    ("MALLOC_MMAP_THRESHOLD_", "glibc's allocator tunable (auth)"),
+];
+
+/// The environment variables a binary's clap configuration reads, from its own `--help` (clap prints
+/// `[env: NAME=]` for each) — top level and, when the container runs a subcommand, that subcommand's.
+fn env_names_of(bin: &str, subcommand: Option<&str>) -> BTreeSet<String> {
+    let path = lab::local::plan::sibling_bin_dir(&std::env::current_exe().unwrap())
+        .unwrap()
+        .join(bin);
+    let mut names = BTreeSet::new();
+    for args in [
+        vec!["--help"],
+        subcommand.map(|s| vec![s, "--help"]).unwrap_or_default(),
+    ] {
+        if args.is_empty() {
+            continue;
+        }
+        let out = Command::new(&path)
+            .args(&args)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{bin} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        for part in text.split("[env: ").skip(1) {
+            names.insert(part.split(['=', ']']).next().unwrap().to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn every_env_name_in_an_app_pod_is_one_its_binary_reads() {
+    // A misspelt variable is silently ignored by the binary (it falls back to its default), so the
+    // run test alone could pass with it: compare the names with what the binary itself documents.
+    let rendered = overlay("kind");
+    let mut checked = 0;
+    for t in all_templates(&rendered) {
+        for c in t.containers() {
+            let Some(bin) = c["command"][0]
+                .as_str()
+                .and_then(|p| p.strip_prefix("/bin/"))
+            else {
+                continue;
+            };
+            let subcommand = match bin {
+                "orders" | "loadgen" => c["args"][0].as_str(),
+                _ => None,
+            };
+            let known = env_names_of(bin, subcommand);
+            let env = c["env"].as_array().cloned().unwrap_or_default();
+            let text = serde_json::to_string(&env).unwrap();
+            for var in &env {
+                let name = var["name"].as_str().unwrap();
+                // Helper variables exist to be expanded into another value, as `$(NAME)`.
+                let helper = text.contains(&format!("$({name})"));
+                let extra = EXTRA_ENV.iter().any(|(n, _)| *n == name);
+                assert!(
+                    known.contains(name) || helper || extra,
+                    "{}: {bin} does not read {name} (its --help lists {known:?})",
+                    t.owner
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} variables checked");
+    // And the check does bite: gateway's help has no REDIS_ADDR.
+    assert!(!env_names_of("gateway", None).contains("REDIS_ADDR"));
+}
