@@ -860,3 +860,45 @@ fn every_env_name_in_an_app_pod_is_one_its_binary_reads() {
     // And the check does bite: gateway's help has no REDIS_ADDR.
     assert!(!env_names_of("gateway", None).contains("REDIS_ADDR"));
 }
+
+#[test]
+fn every_service_selects_a_pod_and_targets_one_of_its_ports() {
+    for name in ["kind", "cluster"] {
+        let rendered = overlay(name);
+        let all = all_templates(&rendered);
+        for svc in rendered.of_kind("Service") {
+            let ns = svc.namespace.clone().unwrap_or_default();
+            let selector = svc.value["spec"]["selector"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            assert!(!selector.is_empty(), "{name}: {} has no selector", svc.id());
+            let pod = all
+                .iter()
+                .find(|t| {
+                    t.namespace == ns
+                        && selector
+                            .iter()
+                            .all(|(k, v)| t.labels.get(k).map(String::as_str) == v.as_str())
+                })
+                .unwrap_or_else(|| panic!("{name}: {} selects no pod", svc.id()));
+            let ports: Vec<Value> = pod
+                .containers()
+                .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+                .collect();
+            for p in svc.value["spec"]["ports"].as_array().unwrap() {
+                let target = p.get("targetPort").unwrap_or(&p["port"]);
+                let found = ports.iter().any(|cp| match target {
+                    Value::String(n) => cp["name"] == n.as_str(),
+                    other => cp["containerPort"] == *other,
+                });
+                assert!(
+                    found,
+                    "{name}: {} targets {target}, which {} does not expose",
+                    svc.id(),
+                    pod.owner
+                );
+            }
+        }
+    }
+}
