@@ -4,8 +4,9 @@
 //!
 //! Keys are from OBI's own source (`pkg/obi/config.go` — `Config`, `Attributes`; `pkg/transform/routes.go`
 //! — `RoutesConfig`; `pkg/config/ebpf_tracer.go` — `EBPFTracer`, `EBPFBufferSizes`; the Prometheus and
-//! OTLP export configs; `pkg/export/buckets.go`), read through the search index. Only the subtrees the lab
-//! uses are listed; adding a key means reading OBI's struct for it first.
+//! OTLP export configs; `pkg/export/buckets.go`) and its generated configuration reference (from
+//! `config-schema.json`), read through the search index. Only the subtrees the lab uses are listed;
+//! adding a key means reading OBI's struct for it first.
 
 use std::collections::BTreeSet;
 
