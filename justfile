@@ -124,3 +124,9 @@ soak MINUTES="10" *ARGS:
 # Line coverage of each service crate and loadgen by its own tests (table; HTML + LCOV in target/coverage).
 coverage:
     scripts/coverage.sh
+
+# Check the Kubernetes manifests without a cluster: render, validate, Pod Security, NetworkPolicies,
+# OBI config, footprint, and every app container run against the real binaries (needs root; ~1 min).
+test-manifests:
+    cargo build --workspace --bins --locked
+    cargo test -p lab --test it --locked manifests

@@ -109,8 +109,22 @@ pub fn long_running_limit(rows: &[Row]) -> u64 {
         .sum()
 }
 
-/// The footprint table in Markdown (MiB), long-running first, with the sum: what docs/kubernetes.md shows.
-pub fn markdown(rows: &[Row]) -> String {
+/// [`long_running_limit`] plus the run-to-completion workloads named in `always_on` (a CronJob that runs
+/// nearly all the time, like the lab's background load, is long-running in all but name).
+pub fn always_on_limit(rows: &[Row], always_on: &[&str]) -> u64 {
+    long_running_limit(rows)
+        + rows
+            .iter()
+            .filter(|r| {
+                r.lifetime == Lifetime::RunToCompletion && always_on.contains(&r.owner.as_str())
+            })
+            .map(|r| r.memory_limit * r.replicas)
+            .sum::<u64>()
+}
+
+/// The footprint table in Markdown (MiB), long-running first, with the sums: what docs/kubernetes.md
+/// shows.
+pub fn markdown(rows: &[Row], always_on: &[&str]) -> String {
     let mib = |b: u64| b / (1024 * 1024);
     let mut out = String::from(
         "| workload | container | replicas | memory request | memory limit | cpu request | cpu limit |\n\
@@ -138,6 +152,11 @@ pub fn markdown(rows: &[Row]) -> String {
     out.push_str(&format!(
         "| **long-running sum** | | | | **{} Mi** | | |\n",
         mib(long_running_limit(rows))
+    ));
+    out.push_str(&format!(
+        "| **with {}** | | | | **{} Mi** | | |\n",
+        always_on.join(", "),
+        mib(always_on_limit(rows, always_on))
     ));
     out
 }

@@ -4,8 +4,9 @@
 //!
 //! Keys are from OBI's own source (`pkg/obi/config.go` — `Config`, `Attributes`; `pkg/transform/routes.go`
 //! — `RoutesConfig`; `pkg/config/ebpf_tracer.go` — `EBPFTracer`, `EBPFBufferSizes`; the Prometheus and
-//! OTLP export configs; `pkg/export/buckets.go`), read through the search index. Only the subtrees the lab
-//! uses are listed; adding a key means reading OBI's struct for it first.
+//! OTLP export configs; `pkg/export/buckets.go`) and its generated configuration reference (from
+//! `config-schema.json`), read through the search index. Only the subtrees the lab uses are listed;
+//! adding a key means reading OBI's struct for it first.
 
 use std::collections::BTreeSet;
 
@@ -88,7 +89,7 @@ const ENUMS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// `metrics.features` values of OBI v0.14 (pkg/export/features.go).
+/// `metrics.features` values of OBI v0.14: the keys of `FeatureMapper` (pkg/export/features.go).
 const FEATURES: &[&str] = &[
     "application",
     "application_span",
@@ -98,7 +99,9 @@ const FEATURES: &[&str] = &[
     "application_host",
     "network",
     "network_inter_zone",
+    "ebpf",
     "all",
+    "*",
 ];
 
 /// Every problem with `config` (empty = fine): unknown keys, values outside OBI's enums, and the rules

@@ -20,6 +20,9 @@ const KUBERNETES_VERSION: &str = "1.36.0";
 /// What the lab may use at most: the sum of memory limits of the kind overlay's long-running pods.
 const FOOTPRINT_BUDGET: u64 = 4 << 30;
 
+/// Run-to-completion workloads that are running nearly all the time (the background load).
+const ALWAYS_ON: &[&str] = &["CronJob mop/loadgen-constant"];
+
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -191,6 +194,23 @@ fn app_containers_run_the_contracts_images_and_binaries() {
                     t.owner
                 );
             }
+            // The grace period outlasts the binary's own drain (SHUTDOWN_GRACE, default 10 s, plus
+            // auth's DRAIN_DELAY), so a rollout never SIGKILLs work in flight.
+            let env = lab::manifests::pod::resolve_env(c, &t.namespace, &rendered).unwrap();
+            let secs = |k: &str, default: f64| {
+                env.iter().find(|(n, _)| n == k).map_or(default, |(_, v)| {
+                    v.trim_end_matches('s').parse::<f64>().unwrap()
+                })
+            };
+            let drain = secs("SHUTDOWN_GRACE", 10.0) + secs("DRAIN_DELAY", 0.0);
+            let grace = t.spec["terminationGracePeriodSeconds"]
+                .as_f64()
+                .unwrap_or(30.0);
+            assert!(
+                grace > drain,
+                "{}: grace {grace}s ≤ drain {drain}s",
+                t.owner
+            );
             seen.insert(bin.to_owned());
         }
     }
@@ -227,6 +247,14 @@ fn the_kind_footprint_fits_the_budget_and_docs_show_the_computed_table() {
         "long-running memory limits sum to {} MiB > 4096 MiB",
         sum >> 20
     );
+    // The background load runs 9 of every 10 minutes: it counts too.
+    let always_on = footprint::always_on_limit(&rows, ALWAYS_ON);
+    assert!(always_on > sum, "{ALWAYS_ON:?} not found");
+    assert!(
+        always_on <= FOOTPRINT_BUDGET,
+        "with {ALWAYS_ON:?}: {} MiB > 4096 MiB",
+        always_on >> 20
+    );
     // Requests never above limits (the scheduler would refuse the pod).
     for r in &rows {
         assert!(
@@ -235,7 +263,7 @@ fn the_kind_footprint_fits_the_budget_and_docs_show_the_computed_table() {
         );
     }
     // docs/kubernetes.md carries exactly this table, so the documented figure cannot drift.
-    let table = footprint::markdown(&rows);
+    let table = footprint::markdown(&rows, ALWAYS_ON);
     let doc = std::fs::read_to_string(repo().join("docs/kubernetes.md")).unwrap();
     assert!(
         doc.contains(&table),
@@ -690,4 +718,198 @@ fn the_kind_cluster_config_maps_exactly_the_overlays_node_ports() {
     let broken: Value =
         serde_yaml::from_str(&text.replace("hostPort: 3000", "hostPort: 3001")).unwrap();
     assert!(!kind::problems(&broken, &rendered).is_empty());
+}
+
+#[test]
+fn the_cluster_overlay_replicates_the_stateless_services_behind_pdbs() {
+    let rendered = overlay("cluster");
+    for t in templates(&rendered)
+        .iter()
+        .filter(|t| t.kind == "Deployment" && t.namespace == "mop")
+    {
+        // catalog and auth hold their data in process memory: one replica, by design (docs).
+        let stateless = !matches!(t.name.as_str(), "catalog" | "auth" | "redis");
+        if !stateless {
+            assert_eq!(t.replicas, 1, "{}", t.owner);
+            continue;
+        }
+        assert!(t.replicas >= 2, "{}: {} replicas", t.owner, t.replicas);
+        let pdb = rendered
+            .of_kind("PodDisruptionBudget")
+            .find(|p| {
+                p.value
+                    .pointer("/spec/selector/matchLabels/app.kubernetes.io~1name")
+                    == t.labels
+                        .get("app.kubernetes.io/name")
+                        .map(|n| Value::String(n.clone()))
+                        .as_ref()
+            })
+            .unwrap_or_else(|| panic!("{}: no PodDisruptionBudget", t.owner));
+        assert_eq!(pdb.value["spec"]["minAvailable"], 1, "{}", pdb.id());
+        assert!(
+            t.spec.get("topologySpreadConstraints").is_some(),
+            "{}: no topology spread",
+            t.owner
+        );
+    }
+    assert!(
+        kind::node_ports(&rendered).is_empty(),
+        "no NodePorts outside kind"
+    );
+    assert!(rendered.get("NetworkPolicy", "allow-host-access").is_none());
+    // (The loadgen Job template is not part of an overlay: `just load` applies it in the kind lab.)
+    for t in templates(&rendered) {
+        for c in t.containers() {
+            let image = c["image"].as_str().unwrap();
+            assert!(
+                !image.starts_with("mop/"),
+                "{}: {image} is the kind-only local tag",
+                t.owner
+            );
+        }
+    }
+}
+
+#[test]
+fn kafkas_cluster_id_is_a_kafka_uuid() {
+    use base64::Engine;
+    // kafka-storage format only takes a Uuid: 16 bytes, base64url without padding.
+    let rendered = overlay("kind");
+    let kafka = template_of(rendered.get("StatefulSet", "kafka").unwrap()).unwrap();
+    let env =
+        lab::manifests::pod::resolve_env(&kafka.spec["containers"][0], "mop", &rendered).unwrap();
+    let id = &env.iter().find(|(k, _)| k == "CLUSTER_ID").unwrap().1;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(id)
+        .unwrap();
+    assert_eq!(
+        bytes.len(),
+        16,
+        "CLUSTER_ID {id} decodes to {} bytes",
+        bytes.len()
+    );
+}
+
+/// Variables our binaries read outside their clap `Config` (so `--help` cannot list them), with why.
+const EXTRA_ENV: &[(&str, &str)] = &[
+    ("RUST_LOG", "common::logging's EnvFilter"),
+    (
+        "LOG_FORMAT",
+        "loadgen's main reads it before parsing (the services take it through clap)",
+    ),
+    ("MALLOC_MMAP_THRESHOLD_", "glibc's allocator tunable (auth)"),
+];
+
+/// The environment variables a binary's clap configuration reads, from its own `--help` (clap prints
+/// `[env: NAME=]` for each) — top level and, when the container runs a subcommand, that subcommand's.
+fn env_names_of(bin: &str, subcommand: Option<&str>) -> BTreeSet<String> {
+    let path = lab::local::plan::sibling_bin_dir(&std::env::current_exe().unwrap())
+        .unwrap()
+        .join(bin);
+    let mut names = BTreeSet::new();
+    for args in [
+        vec!["--help"],
+        subcommand.map(|s| vec![s, "--help"]).unwrap_or_default(),
+    ] {
+        if args.is_empty() {
+            continue;
+        }
+        let out = Command::new(&path)
+            .args(&args)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{bin} {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        for part in text.split("[env: ").skip(1) {
+            names.insert(part.split(['=', ']']).next().unwrap().to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn every_env_name_in_an_app_pod_is_one_its_binary_reads() {
+    // A misspelt variable is silently ignored by the binary (it falls back to its default), so the
+    // run test alone could pass with it: compare the names with what the binary itself documents.
+    let rendered = overlay("kind");
+    let mut checked = 0;
+    for t in all_templates(&rendered) {
+        for c in t.containers() {
+            let Some(bin) = c["command"][0]
+                .as_str()
+                .and_then(|p| p.strip_prefix("/bin/"))
+            else {
+                continue;
+            };
+            let subcommand = match bin {
+                "orders" | "loadgen" => c["args"][0].as_str(),
+                _ => None,
+            };
+            let known = env_names_of(bin, subcommand);
+            let env = c["env"].as_array().cloned().unwrap_or_default();
+            let text = serde_json::to_string(&env).unwrap();
+            for var in &env {
+                let name = var["name"].as_str().unwrap();
+                // Helper variables exist to be expanded into another value, as `$(NAME)`.
+                let helper = text.contains(&format!("$({name})"));
+                let extra = EXTRA_ENV.iter().any(|(n, _)| *n == name);
+                assert!(
+                    known.contains(name) || helper || extra,
+                    "{}: {bin} does not read {name} (its --help lists {known:?})",
+                    t.owner
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} variables checked");
+    // And the check does bite: gateway's help has no REDIS_ADDR.
+    assert!(!env_names_of("gateway", None).contains("REDIS_ADDR"));
+}
+
+#[test]
+fn every_service_selects_a_pod_and_targets_one_of_its_ports() {
+    for name in ["kind", "cluster"] {
+        let rendered = overlay(name);
+        let all = all_templates(&rendered);
+        for svc in rendered.of_kind("Service") {
+            let ns = svc.namespace.clone().unwrap_or_default();
+            let selector = svc.value["spec"]["selector"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            assert!(!selector.is_empty(), "{name}: {} has no selector", svc.id());
+            let pod = all
+                .iter()
+                .find(|t| {
+                    t.namespace == ns
+                        && selector
+                            .iter()
+                            .all(|(k, v)| t.labels.get(k).map(String::as_str) == v.as_str())
+                })
+                .unwrap_or_else(|| panic!("{name}: {} selects no pod", svc.id()));
+            let ports: Vec<Value> = pod
+                .containers()
+                .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+                .collect();
+            for p in svc.value["spec"]["ports"].as_array().unwrap() {
+                let target = p.get("targetPort").unwrap_or(&p["port"]);
+                let found = ports.iter().any(|cp| match target {
+                    Value::String(n) => cp["name"] == n.as_str(),
+                    other => cp["containerPort"] == *other,
+                });
+                assert!(
+                    found,
+                    "{name}: {} targets {target}, which {} does not expose",
+                    svc.id(),
+                    pod.owner
+                );
+            }
+        }
+    }
 }

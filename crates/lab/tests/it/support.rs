@@ -39,12 +39,18 @@ impl Drop for TestLab {
     }
 }
 
+/// One whole-system test at a time in this binary (a lab is ten processes, the machine may have two
+/// cores): the lab tests and the manifest run test take turns through this.
+pub async fn turn() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::const_new(());
+    TURN.lock().await
+}
+
 /// Starts a lab from the binaries `cargo test` built next to this test (`target/<profile>`), with
 /// extra environment per service. One lab at a time: a lab is ten processes, and the machine may
 /// have two cores.
 pub async fn start(env_overrides: Vec<(&'static str, &'static str, String)>) -> TestLab {
-    static TURN: Mutex<()> = Mutex::const_new(());
-    let turn = TURN.lock().await;
+    let turn = turn().await;
     let exe = std::env::current_exe().unwrap();
     let bin_dir = sibling_bin_dir(&exe).unwrap();
     let dir = testkit::process::temp_dir("lab-test").unwrap();
