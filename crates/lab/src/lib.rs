@@ -9,6 +9,8 @@
 //! - [`manifests`] — the kustomize overlays rendered and checked (Pod Security, footprint, network
 //!   edges, OBI's config) without an API server.
 //! - [`dashboards`] — checks of the Grafana dashboards (grafana/) that need no Grafana server.
+//! - [`scenarios`] — the troubleshooting scenarios (`lab scenario`): faults as data, with the
+//!   signal OBI must show and the panel that shows it.
 //! - [`soak`] — `just soak`: the local lab under `mixed` for minutes, memory and fds sampled.
 //! - [`cmd`] — the one way to run an external command and to wait for a condition.
 //! - [`cli`] — the `lab` binary's commands.
@@ -19,6 +21,7 @@ pub mod dashboards;
 pub mod kind;
 pub mod local;
 pub mod manifests;
+pub mod scenarios;
 pub mod soak;
 
 pub use local::plan::{Plan, Ports};

@@ -51,6 +51,8 @@ struct Series {
     rate: f64,
     /// Histogram: typical observed value. Gauge: change per second.
     typical: f64,
+    /// (rate, typical) inside the fixture's fault window, when a scenario changes this series.
+    fault: Option<(f64, f64)>,
 }
 
 struct Family {
@@ -64,6 +66,8 @@ pub struct Fixture {
     pub start: u64,
     pub end: u64,
     families: Vec<Family>,
+    /// Seconds after `start` during which changed series take their fault values ([`Fixture::change`]).
+    fault_window: Option<(u64, u64)>,
 }
 
 type Labels = Vec<(String, String)>;
@@ -105,6 +109,7 @@ fn s(labels: Labels, rate: f64, typical: f64) -> Series {
         labels,
         rate,
         typical,
+        fault: None,
     }
 }
 
@@ -122,6 +127,87 @@ impl Fixture {
             start: end - SPAN,
             end,
             families,
+            fault_window: None,
+        }
+    }
+
+    /// Series changed by [`Fixture::change`] take their fault values from `from` to `to` seconds
+    /// after [`Fixture::start`] (a fault injected, then reverted); everything else stays as it was.
+    pub fn with_fault_window(mut self, from: u64, to: u64) -> Fixture {
+        self.fault_window = Some((from, to));
+        self
+    }
+
+    /// How a fault changes OBI's (or an exporter's) output: every series of family `metric` (the
+    /// name before `_bucket`/`_count`/`_sum`) whose labels include all of `matches` gets `rate` and/or
+    /// `typical` inside the fault window. With `set` non-empty, each match is instead copied with
+    /// those labels replaced — a new series (e.g. a status code that only appears during the fault),
+    /// zero outside the window. Returns how many series were changed or added; 0 means the change
+    /// matched nothing (a typo in a scenario).
+    pub fn change(
+        &mut self,
+        metric: &str,
+        matches: &[(String, String)],
+        set: &[(String, String)],
+        rate: Option<f64>,
+        typical: Option<f64>,
+    ) -> usize {
+        let Some(family) = self.families.iter_mut().find(|f| f.name == metric) else {
+            return 0;
+        };
+        let selected: Vec<usize> = (0..family.series.len())
+            .filter(|&i| {
+                let labels = &family.series[i].labels;
+                matches.iter().all(|m| labels.contains(m))
+            })
+            .collect();
+        for &i in &selected {
+            let old = &family.series[i];
+            let (r, t) = old.fault.unwrap_or((old.rate, old.typical));
+            let fault = Some((rate.unwrap_or(r), typical.unwrap_or(t)));
+            if set.is_empty() {
+                family.series[i].fault = fault;
+            } else {
+                let mut labels = old.labels.clone();
+                for (k, v) in set {
+                    match labels.iter_mut().find(|(name, _)| name == k) {
+                        Some(l) => l.1 = v.clone(),
+                        None => labels.push((k.clone(), v.clone())),
+                    }
+                }
+                let typical = old.typical;
+                family.series.push(Series {
+                    labels,
+                    rate: 0.0,
+                    typical,
+                    fault,
+                });
+            }
+        }
+        selected.len()
+    }
+
+    /// Keeps only the families `metrics` read (Prometheus names: `x_bucket` keeps histogram `x`), so
+    /// a test backfills the few series its queries need.
+    pub fn retain(&mut self, metrics: &std::collections::BTreeSet<String>) {
+        self.families.retain(|f| {
+            metrics.iter().any(|m| {
+                m == f.name
+                    || ["_bucket", "_count", "_sum"]
+                        .iter()
+                        .any(|suffix| m.strip_suffix(suffix) == Some(f.name))
+            })
+        });
+    }
+
+    /// (seconds at baseline values, seconds at fault values) between `start` and `start + dt`.
+    fn split(&self, dt: f64) -> (f64, f64) {
+        match self.fault_window {
+            None => (dt, 0.0),
+            Some((a, b)) => {
+                let in_fault = (dt.min(b as f64) - a as f64).max(0.0);
+                (dt - in_fault, in_fault)
+            }
         }
     }
 
@@ -168,6 +254,13 @@ impl Fixture {
     }
 
     fn sample(&self, out: &mut String, f: &Family, s: &Series, t: u64, dt: f64) {
+        // Observations so far, as (count, typical value) per stretch: baseline, then fault.
+        let (base, in_fault) = self.split(dt);
+        let (fault_rate, fault_typical) = s.fault.unwrap_or((s.rate, s.typical));
+        let pieces = [
+            (s.rate * base, s.typical),
+            (fault_rate * in_fault, fault_typical),
+        ];
         let labels = |extra: Option<String>| {
             let mut parts: Vec<String> = s
                 .labels
@@ -179,31 +272,39 @@ impl Fixture {
         };
         match f.kind {
             Kind::Counter => {
-                let _ = writeln!(out, "{}{} {} {t}", f.name, labels(None), s.rate * dt);
+                let v: f64 = pieces.iter().map(|(n, _)| n).sum();
+                let _ = writeln!(out, "{}{} {v} {t}", f.name, labels(None));
             }
             Kind::Gauge => {
-                let _ = writeln!(
-                    out,
-                    "{}{} {} {t}",
-                    f.name,
-                    labels(None),
-                    s.rate + s.typical * dt
-                );
+                // Inside the window a changed gauge starts at its fault level and moves at its fault
+                // slope; outside it is what it always was (a revert restores the old value at once).
+                let v = match (s.fault, self.fault_window) {
+                    (Some((level, slope)), Some((a, b))) if dt >= a as f64 && dt < b as f64 => {
+                        level + slope * (dt - a as f64)
+                    }
+                    _ => s.rate + s.typical * dt,
+                };
+                let _ = writeln!(out, "{}{} {v} {t}", f.name, labels(None));
             }
             Kind::Histogram(buckets) => {
-                let count = s.rate * dt;
+                let count: f64 = pieces.iter().map(|(n, _)| n).sum();
                 for le in buckets {
-                    let share: f64 = SHAPE
+                    let cumulative: f64 = pieces
                         .iter()
-                        .filter(|(k, _)| k * s.typical <= *le)
-                        .map(|(_, sh)| sh)
+                        .map(|(n, typical)| {
+                            n * SHAPE
+                                .iter()
+                                .filter(|(k, _)| k * typical <= *le)
+                                .map(|(_, sh)| sh)
+                                .sum::<f64>()
+                        })
                         .sum();
                     let _ = writeln!(
                         out,
                         "{}_bucket{} {} {t}",
                         f.name,
                         labels(Some(format!("le=\"{le}\""))),
-                        count * share
+                        cumulative
                     );
                 }
                 let _ = writeln!(
@@ -213,8 +314,9 @@ impl Fixture {
                     labels(Some("le=\"+Inf\"".into()))
                 );
                 let _ = writeln!(out, "{}_count{} {count} {t}", f.name, labels(None));
-                let mean: f64 = SHAPE.iter().map(|(k, sh)| k * sh).sum::<f64>() * s.typical;
-                let _ = writeln!(out, "{}_sum{} {} {t}", f.name, labels(None), count * mean);
+                let mean: f64 = SHAPE.iter().map(|(k, sh)| k * sh).sum();
+                let sum: f64 = pieces.iter().map(|(n, typical)| n * typical * mean).sum();
+                let _ = writeln!(out, "{}_sum{} {sum} {t}", f.name, labels(None));
             }
         }
     }
