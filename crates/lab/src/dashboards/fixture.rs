@@ -20,6 +20,10 @@
 //! - events: orders.* produced at 5 + 2 + 1 /s; events-notifications processes orders.cancelled at
 //!   only 0.5/s → produced − processed **0.5** there, 0 elsewhere; the broker's lag for group
 //!   notifications on orders.cancelled grows by **0.5/s**; 0.1 message/s goes to the DLQ.
+//!
+//! The scenarios (lab::scenarios) reuse this model: [`Fixture::change`] gives chosen series other
+//! values inside a fault window ([`Fixture::with_fault_window`]), so one timeline runs healthy, faulty
+//! and healthy again; without a window the output is exactly the dashboards' fixture.
 
 use std::fmt::Write as _;
 

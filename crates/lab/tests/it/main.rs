@@ -10,4 +10,5 @@ mod kind_plan;
 mod manifests;
 mod manifests_run;
 mod policy;
+mod scenarios;
 mod support;

@@ -1,0 +1,131 @@
+//! Every scenario's assertion proven in both directions against a real Prometheus (issue 16, item 5):
+//! loaded with a model of OBI's output (lab::dashboards::fixture, the dashboards' own model — not
+//! OBI) that runs healthy for 5 minutes, then with the scenario's `model` changes for 5 minutes (the
+//! fault), then healthy again. The expected signal must hold during the fault and not before or
+//! after; the recovery signal the other way round. Each query must give exactly one value, as
+//! `lab scenario --assert` will need on the kind lab.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use lab::dashboards::fixture::{Fixture, SPAN, STEP};
+use lab::dashboards::names::Catalog;
+use lab::scenarios::{Scenario, load_all};
+use testkit::prometheus::Prometheus;
+
+/// The fault window, in seconds after the fixture's start.
+const FAULT: (u64, u64) = (300, 600);
+
+/// The fixture of one scenario: healthy, fault, healthy; only the families its queries read.
+fn fixture(s: &Scenario, end: u64) -> Fixture {
+    let mut f = Fixture::lab(end).with_fault_window(FAULT.0, FAULT.1);
+    for c in &s.model {
+        let pairs = |m: &std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
+            m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        };
+        let n = f.change(
+            &c.metric,
+            &pairs(&c.matches),
+            &pairs(&c.set),
+            c.rate,
+            c.typical,
+        );
+        assert!(
+            n > 0,
+            "{}: model change of {} matches no series of the fixture: {c:?}",
+            s.id,
+            c.metric
+        );
+    }
+    let mut metrics: BTreeSet<String> = Catalog::metrics_of(&s.signal.promql);
+    metrics.extend(Catalog::metrics_of(&s.recovery.promql));
+    f.retain(&metrics);
+    f
+}
+
+/// The one value of `expr` at `t`; more or fewer series is a problem of the scenario.
+fn value(prom: &Prometheus, expr: &str, t: u64) -> Result<f64, String> {
+    let r = prom.query(expr, t as f64).map_err(|e| e.to_string())?;
+    match r.as_slice() {
+        [one] => Ok(one.value),
+        _ => Err(format!("{} series instead of one: {r:?}", r.len())),
+    }
+}
+
+#[test]
+fn every_scenario_signal_fires_during_its_fault_only_and_its_recovery_signal_after_it() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let end = (now / STEP) * STEP - 120;
+    let start = end - SPAN;
+    // Before the fault (the last healthy sample), at the fault's last sample (every range up to 4m
+    // then lies inside it), and at the end: 5 minutes after the revert.
+    let times = [
+        ("before", start + FAULT.0 - STEP, false),
+        ("fault", start + FAULT.1 - STEP, true),
+        ("after", end, false),
+    ];
+    let scenarios = load_all().unwrap();
+    let mut problems = Vec::new();
+    let mut report = Vec::new();
+    let t0 = Instant::now();
+    for s in &scenarios {
+        let prom = Prometheus::start_with_openmetrics(&fixture(s, end).openmetrics()).unwrap();
+        let mut line = format!("{:<24}", s.id);
+        for (name, t, faulty) in times {
+            for (what, a, should_hold) in [
+                ("signal", &s.signal, faulty),
+                ("recovery", &s.recovery, !faulty),
+            ] {
+                match value(&prom, &a.promql, t) {
+                    Err(e) => problems.push(format!("{} {what} at {name}: {e}", s.id)),
+                    Ok(v) => {
+                        if what == "signal" {
+                            line.push_str(&format!(" {name}={v:.3}"));
+                        }
+                        if a.holds(v) != should_hold {
+                            problems.push(format!(
+                                "{} {what} at {name}: {v} {} — expected it to {}hold",
+                                s.id,
+                                a.describe().replace('\n', " "),
+                                if should_hold { "" } else { "not " }
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        report.push(line);
+    }
+    eprintln!(
+        "{} scenarios against a real Prometheus in {:.1}s (signal values):\n{}",
+        scenarios.len(),
+        t0.elapsed().as_secs_f64(),
+        report.join("\n")
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn a_scenario_whose_model_misses_its_signal_is_caught() {
+    // The check can fail: the error burst's fault modelled on the wrong route leaves the 5xx ratio
+    // where it was, so its signal never fires.
+    let mut s = lab::scenarios::find("http-error-burst").unwrap();
+    s.model[0]
+        .matches
+        .insert("http_route".into(), "/products".into());
+    s.model[0].matches.remove("http_response_status_code");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let end = (now / STEP) * STEP - 120;
+    let prom = Prometheus::start_with_openmetrics(&fixture(&s, end).openmetrics()).unwrap();
+    let v = value(&prom, &s.signal.promql, end - SPAN + FAULT.1 - STEP).unwrap();
+    assert!(
+        !s.signal.holds(v),
+        "a 200-only burst must not look like 5xx: {v}"
+    );
+}
