@@ -130,3 +130,9 @@ coverage:
 test-manifests:
     cargo build --workspace --bins --locked
     cargo test -p lab --test it --locked manifests
+
+# Troubleshooting scenarios (crates/lab/scenarios/*.yaml): `just scenario --list`, `just scenario ID
+# --dry-run` prints inject → wait for the signal → assert → revert → assert recovery. Running them on
+# the kind lab is not implemented yet.
+scenario *ARGS:
+    cargo run -q -p lab --locked -- scenario {{ARGS}}

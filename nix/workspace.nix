@@ -14,8 +14,8 @@ let
 
   # cleanCargoSource would keep only *.rs, *.toml and Cargo.lock: add what crates embed or read at
   # build time (build.rs reads proto/, sqlx::migrate! embeds migrations/, loadgen include_str!s its
-  # built-in profiles, testkit's own test embeds its test migrations). nix/check verifies this list
-  # against the include_str!/include_bytes!/migrate! calls in the source.
+  # built-in profiles and lab its scenario catalog, testkit's own test embeds its test migrations).
+  # nix/check verifies this list against the include_str!/include_bytes!/migrate! calls in the source.
   src = lib.fileset.toSource {
     inherit root;
     fileset = lib.fileset.unions [
@@ -23,6 +23,7 @@ let
       (root + "/proto")
       (root + "/migrations")
       (root + "/crates/loadgen/profiles")
+      (root + "/crates/lab/scenarios")
       (root + "/crates/testkit/tests/migrations")
     ];
   };

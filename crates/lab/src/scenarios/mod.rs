@@ -9,6 +9,7 @@
 //! after it runs against a real Prometheus in tests/it/scenarios.rs.
 
 pub mod check;
+pub mod cli;
 pub mod model;
 pub mod plan;
 

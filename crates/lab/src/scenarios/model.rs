@@ -196,7 +196,8 @@ impl Assertion {
             Op::Above => ">",
             Op::Below => "<",
         };
-        format!("{} {op} {}", self.promql.trim(), self.threshold)
+        let expr: Vec<&str> = self.promql.split_whitespace().collect();
+        format!("{} {op} {}", expr.join(" "), self.threshold)
     }
 }
 

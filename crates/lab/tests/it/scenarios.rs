@@ -129,3 +129,58 @@ fn a_scenario_whose_model_misses_its_signal_is_caught() {
         "a 200-only burst must not look like 5xx: {v}"
     );
 }
+
+/// Runs the `lab` binary with `args`: (success, stdout, stderr).
+fn lab(args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn lab_scenario_lists_prints_plans_and_refuses_what_it_cannot_do_yet() {
+    let (ok, list, _) = lab(&["scenario", "--list"]);
+    assert!(ok);
+    assert_eq!(
+        list.lines().count(),
+        lab::scenarios::CATALOG.len(),
+        "{list}"
+    );
+    assert!(
+        list.contains("kafka-poison-dlq") && list.contains(" kafka "),
+        "{list}"
+    );
+
+    let (ok, plan, err) = lab(&["scenario", "redis-outage-bypass", "--assert", "--dry-run"]);
+    assert!(ok, "{err}");
+    for expected in [
+        "1. inject: apply NetworkPolicy mop-cut-gateway-redis",
+        "then assert signal",
+        "revert: kubectl -n mop delete networkpolicy mop-cut-gateway-redis",
+        "then assert recovery",
+        "panel \"Hit ratio — derived from OBI (HTTP)\"",
+    ] {
+        assert!(plan.contains(expected), "{expected:?} in:\n{plan}");
+    }
+    let (ok, all, _) = lab(&["scenario", "--all", "--dry-run"]);
+    assert!(ok);
+    assert_eq!(
+        all.matches("\nscenario ").count() + 1,
+        lab::scenarios::CATALOG.len()
+    );
+
+    let (ok, _, err) = lab(&["scenario", "nope", "--dry-run"]);
+    assert!(
+        !ok && err.contains("no scenario \"nope\"") && err.contains("sql-n-plus-one"),
+        "{err}"
+    );
+    // Without --dry-run it would need a kind cluster: it says so and fails rather than pretending.
+    let (ok, _, err) = lab(&["scenario", "http-error-burst", "--assert"]);
+    assert!(!ok && err.contains("not implemented yet"), "{err}");
+}
