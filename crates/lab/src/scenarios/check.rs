@@ -170,10 +170,10 @@ fn trigger(s: &Scenario) -> Vec<String> {
     if t.profile.is_none() && t.load.is_none() && t.actions.is_empty() {
         out.push("trigger: neither a profile, a load nor an action".into());
     }
-    if let Some(p) = &t.profile {
-        if !loadgen::scenario::PROFILES.iter().any(|(n, _)| n == p) {
-            out.push(format!("trigger: loadgen has no built-in profile {p:?}"));
-        }
+    if let Some(p) = &t.profile
+        && !loadgen::scenario::PROFILES.iter().any(|(n, _)| n == p)
+    {
+        out.push(format!("trigger: loadgen has no built-in profile {p:?}"));
     }
     if let Some(load) = &t.load {
         let vars: BTreeMap<String, String> = loadgen::cli::VARIABLES
