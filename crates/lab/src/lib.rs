@@ -9,6 +9,7 @@
 //! - [`manifests`] — the kustomize overlays rendered and checked (Pod Security, footprint, network
 //!   edges, OBI's config) without an API server.
 //! - [`dashboards`] — checks of the Grafana dashboards (grafana/) that need no Grafana server.
+//! - [`docs`] — checks that keep README.md and docs/ true: links, anchors, OBI names, recipes.
 //! - [`soak`] — `just soak`: the local lab under `mixed` for minutes, memory and fds sampled.
 //! - [`cmd`] — the one way to run an external command and to wait for a condition.
 //! - [`cli`] — the `lab` binary's commands.
@@ -16,6 +17,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod dashboards;
+pub mod docs;
 pub mod kind;
 pub mod local;
 pub mod manifests;
