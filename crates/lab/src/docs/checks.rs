@@ -306,3 +306,85 @@ pub fn run_here(block: &Block, limit: Duration) -> Result<String> {
     }
     Ok(stdout)
 }
+
+/// In the [`GUIDES`], a **bold** phrase in a table row names a dashboard panel: it must be the title of
+/// a panel (or row) of grafana/dashboards/*.json, so a renamed panel fails here, not in a reader's hands.
+pub fn panel_titles(docs: &[Doc], titles: &BTreeSet<String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for doc in docs.iter().filter(|d| GUIDES.contains(&d.rel.as_str())) {
+        for line in &markdown::parse(&doc.text).prose {
+            if !line.text.trim_start().starts_with('|') {
+                continue;
+            }
+            for phrase in bold(line.text) {
+                if !titles.contains(phrase) {
+                    problems.push(format!(
+                        "{}:{}: **{phrase}** is not the title of any panel in grafana/dashboards/",
+                        doc.rel, line.number
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The `**…**` phrases of a line.
+fn bold(line: &str) -> Vec<&str> {
+    line.split("**").skip(1).step_by(2).collect()
+}
+
+/// A fenced YAML block with `from=<path>` quotes that file: every key it has must be in the file with
+/// the same scalar value, and every item of a quoted list must be an item of the file's list (a quote
+/// may leave items out, never add or change one).
+pub fn config_quotes(docs: &[Doc]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for doc in docs {
+        for b in markdown::parse(&doc.text).blocks {
+            let Some(from) = b.attr("from") else { continue };
+            let at = format!("{}:{}", doc.rel, b.line);
+            let file = match std::fs::read_to_string(repo_root().join(from)) {
+                Ok(t) => t,
+                Err(e) => {
+                    problems.push(format!("{at}: from={from}: {e}"));
+                    continue;
+                }
+            };
+            let parse = |t: &str| serde_yaml::from_str::<serde_yaml::Value>(t);
+            match (parse(&b.body), parse(&file)) {
+                (Ok(quote), Ok(whole)) => {
+                    if let Some(path) = not_contained(&quote, &whole, String::new()) {
+                        problems.push(format!("{at}: quotes {from}, which differs at `{path}`"));
+                    }
+                }
+                (Err(e), _) | (_, Err(e)) => problems.push(format!("{at}: YAML: {e}")),
+            }
+        }
+    }
+    problems
+}
+
+/// The first path at which `part` is not contained in `whole`, if any.
+fn not_contained(
+    part: &serde_yaml::Value,
+    whole: &serde_yaml::Value,
+    path: String,
+) -> Option<String> {
+    use serde_yaml::Value;
+    match (part, whole) {
+        (Value::Mapping(p), Value::Mapping(w)) => p.iter().find_map(|(k, v)| {
+            let key = format!("{path}.{}", k.as_str().unwrap_or("?"));
+            match w.get(k) {
+                Some(wv) => not_contained(v, wv, key),
+                None => Some(key),
+            }
+        }),
+        (Value::Sequence(p), Value::Sequence(w)) => p.iter().enumerate().find_map(|(i, v)| {
+            (!w.iter()
+                .any(|wv| not_contained(v, wv, String::new()).is_none()))
+            .then(|| format!("{path}[{i}]"))
+        }),
+        (p, w) if p == w => None,
+        _ => Some(path),
+    }
+}

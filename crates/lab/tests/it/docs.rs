@@ -6,7 +6,10 @@
 use std::time::Duration;
 
 use lab::dashboards::names::Catalog;
-use lab::docs::checks::{command_blocks, just_recipes, links, metric_names, recipes, run_here};
+use lab::docs::checks::{
+    command_blocks, config_quotes, just_recipes, links, metric_names, panel_titles, recipes,
+    run_here,
+};
 use lab::docs::markdown::{anchors, parse, slug};
 use lab::docs::{Doc, load_all};
 
@@ -118,4 +121,52 @@ fn docs_readme_indexes_every_doc() {
         .filter(|r| r.starts_with("docs/") && !linked.iter().any(|l| l == r))
         .collect();
     assert!(missing.is_empty(), "README.md does not link: {missing:?}");
+}
+
+#[test]
+fn docs_guides_name_real_panels() {
+    let mut titles = std::collections::BTreeSet::new();
+    for d in lab::dashboards::model::Dashboard::load_all().unwrap() {
+        for p in d.panels() {
+            if let Some(t) = p["title"].as_str() {
+                titles.insert(t.to_owned());
+            }
+        }
+    }
+    assert!(titles.contains("DLQ rate"), "{titles:?}");
+    assert_none("panel titles", panel_titles(&docs(), &titles));
+    let probe = Doc {
+        rel: "docs/http-instrumentation.md".into(),
+        text: "| a | **DLQ rate** |\n| b | **No such panel** |\nProse **bold** is free.\n".into(),
+    };
+    assert_eq!(panel_titles(&[probe], &titles).len(), 1);
+}
+
+#[test]
+fn docs_config_quotes_match_the_files_they_quote() {
+    let all = docs();
+    let quoted = all
+        .iter()
+        .flat_map(|d| parse(&d.text).blocks)
+        .filter(|b| b.attr("from").is_some())
+        .count();
+    assert!(
+        quoted >= 4,
+        "expected the guides' OBI config quotes, found {quoted}"
+    );
+    assert_none("config quotes", config_quotes(&all));
+    let obi = "kustomize/components/observability/config/obi-config.yml";
+    let probe = |body: &str| Doc {
+        rel: "probe.md".into(),
+        text: format!("```yaml from={obi}\n{body}```\n"),
+    };
+    assert!(config_quotes(&[probe("ebpf:\n  buffer_sizes:\n    kafka: 8192\n")]).is_empty());
+    assert_eq!(
+        config_quotes(&[probe("ebpf:\n  buffer_sizes:\n    kafka: 4096\n")]).len(),
+        1
+    );
+    assert_eq!(
+        config_quotes(&[probe("routes:\n  patterns: [/nope]\n")]).len(),
+        1
+    );
 }
