@@ -218,12 +218,12 @@ pub fn recipes(docs: &[Doc], recipes: &BTreeSet<String>) -> Vec<String> {
         }
         // `just` alone runs the default recipe; a flag (`just --summary`) is not a recipe.
         // Placeholders (`just <recipe>`) are not recipes either.
-        if let Some(r) = w.next().filter(|r| !r.starts_with(['-', '<', '{'])) {
-            if !recipes.contains(r) {
-                problems.push(format!(
-                    "{at}: `just {r}`: the justfile has no recipe `{r}`"
-                ));
-            }
+        if let Some(r) = w.next().filter(|r| !r.starts_with(['-', '<', '{']))
+            && !recipes.contains(r)
+        {
+            problems.push(format!(
+                "{at}: `just {r}`: the justfile has no recipe `{r}`"
+            ));
         }
     };
     for doc in docs {

@@ -60,7 +60,7 @@ pub fn parse(text: &str) -> Parsed<'_> {
             .chars()
             .take_while(|c| *c == '`' || *c == '~')
             .collect();
-        if fence.len() >= 3 && fence.chars().all(|c| Some(c) == fence.chars().next()) {
+        if fence.len() >= 3 && fence.chars().all(|c| fence.starts_with(c)) {
             let block = Block {
                 info: trimmed[fence.len()..].trim().to_owned(),
                 body: String::new(),
@@ -157,18 +157,19 @@ pub fn links(line: &str) -> Vec<Link> {
                 }
                 j += 1;
             }
-            if j + 1 < b.len() && b[j + 1] == b'(' {
-                if let Some(close) = line[j + 2..].find([')', ' ']) {
-                    let target = &line[j + 2..j + 2 + close];
-                    let end = j + 2 + close + 1;
-                    out.push(Link {
-                        text: line[i + 1..j].replace('`', ""),
-                        target: target.to_owned(),
-                        span: i..end.min(line.len()),
-                    });
-                    i = end;
-                    continue;
-                }
+            if j + 1 < b.len()
+                && b[j + 1] == b'('
+                && let Some(close) = line[j + 2..].find([')', ' '])
+            {
+                let target = &line[j + 2..j + 2 + close];
+                let end = j + 2 + close + 1;
+                out.push(Link {
+                    text: line[i + 1..j].replace('`', ""),
+                    target: target.to_owned(),
+                    span: i..end.min(line.len()),
+                });
+                i = end;
+                continue;
             }
         }
         i += 1;
