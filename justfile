@@ -21,6 +21,14 @@ test:
     just fuzz-catalog
     just grpc-generic
 
+# Regenerate grafana/dashboards/*.json from their TypeScript definitions in grafana/src (commit the result).
+dashboards:
+    cd grafana && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npx tsx src/generate.ts
+
+# Only the dashboards' checks: generator output, Grafana's schema, PromQL names, a real Prometheus on a fixture.
+test-dashboards:
+    cargo test -p lab --locked --test it dashboards
+
 # Lints that CI enforces: formatting, clippy with warnings as errors, and the architecture invariants.
 lint:
     cargo fmt --all --check
@@ -64,6 +72,19 @@ bench-loadgen SECONDS="30":
 # Benchmark GET /products/{id}: catalog vs a bare axum handler, same run (SECONDS per round, ROUNDS).
 bench-catalog SECONDS="10" ROUNDS="3":
     scripts/bench-catalog.sh {{SECONDS}} {{ROUNDS}}
+
+# Dependency policy (deny.toml): RustSec advisories (offline snapshot), banned crates, licences, sources.
+deny:
+    scripts/cargo-deny.sh
+
+# Soak the local lab: `mixed` for MINUTES (default 10) at half the sustainable rate; RSS and fds sampled.
+soak MINUTES="10" *ARGS:
+    cargo build --release --workspace --bins --locked
+    target/release/lab soak --minutes {{MINUTES}} {{ARGS}}
+
+# Line coverage of each service crate and loadgen by its own tests (table; HTML + LCOV in target/coverage).
+coverage:
+    scripts/coverage.sh
 
 # Check the Kubernetes manifests without a cluster: render, validate, Pod Security, NetworkPolicies,
 # OBI config, footprint, and every app container run against the real binaries (needs root; ~1 min).

@@ -47,6 +47,8 @@ pub enum Command {
     },
     /// Stop the lab started by `lab up` with the same state folder.
     Down,
+    /// Soak: a lab of its own on free ports under `mixed` for minutes, memory and fds sampled.
+    Soak(crate::soak::SoakArgs),
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -83,6 +85,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             up(options).await
         }
         Command::Down => down(&state_dir(cli.state_dir.as_deref())?),
+        Command::Soak(args) => crate::soak::main(args, state_dir(cli.state_dir.as_deref())?).await,
     }
 }
 

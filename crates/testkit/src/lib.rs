@@ -3,7 +3,7 @@
 //! Reading order: [`process`] (finding binaries, dropping root, the watchdog that stops a server when
 //! the test binary exits, free ports), then one module per backend: [`postgres`] (orders), [`redis`]
 //! (gateway) and [`kafka`] (a tansu broker for events), with `kafka_reader` (feature `kafka-reader`)
-//! to read topics back.
+//! to read topics back, and `prometheus` (feature `prometheus`): a real Prometheus loaded with fixture data.
 //!
 //! The contract (from `lab.md`): a missing binary is a *failing* test whose message says what to
 //! install, never a silent skip; an environment variable (`DATABASE_URL`, …) may point at an existing
@@ -14,6 +14,8 @@ pub mod kafka;
 pub mod kafka_reader;
 pub mod postgres;
 pub mod process;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 pub mod redis;
 
 /// Everything testkit reports is a human-readable message: tests `unwrap()` it and the message is

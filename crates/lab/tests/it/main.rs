@@ -2,8 +2,10 @@
 //! by `loadgen`, checked from the outside (reports, topics, PostgreSQL's statistics, service stats and
 //! logs). One test binary; the two tests take turns (see `support::start`).
 
+mod dashboards;
 mod e2e;
 mod faults;
 mod manifests;
 mod manifests_run;
+mod policy;
 mod support;
