@@ -180,7 +180,9 @@ impl OrderEvent {
 /// Identifiers may be given as a non-empty string or a non-negative integer (orders uses integers).
 fn identifier(value: Option<&Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
     let id = match value {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= MAX_ID_LEN => Some(s.clone()),
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= MAX_ID_LEN => {
+            Some(s.clone())
+        }
         Some(Value::Number(n)) => n.as_u64().map(|n| n.to_string()),
         _ => None,
     };

@@ -49,8 +49,10 @@ impl Health {
     }
 }
 
-/// Body of a successful probe.
+/// Body of a successful probe. (Named `Probe` in the document: a service's own `Status` schema — orders'
+/// order status — must not be shadowed by, or shadow, this one when the documents are merged.)
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Probe)]
 pub struct Status {
     /// `ok` for liveness, `ready` for readiness.
     #[schema(example = "ok")]
