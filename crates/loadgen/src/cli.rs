@@ -1,17 +1,22 @@
-//! Command line: clap derive → a validated [`Plan`] (hyperfine's shape), then the run.
+//! Command line: clap derive → a validated [`Plan`] (hyperfine's shape), then the run. The ad-hoc
+//! commands, one per protocol, live in `cli/adhoc.rs`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use common::args::parse_duration;
 
+mod adhoc;
+
+pub use adhoc::{AdHoc, GrpcArgs, HttpArgs, KafkaArgs, Pattern, RedisArgs, SqlArgs};
+
 use crate::driver::Request;
-use crate::driver::http::HttpStep;
 use crate::runner::{Mode, Plan, Step};
 use crate::scenario::Scenario;
-use crate::schedule::{Arrivals, Schedule, Segment, Stage};
+use crate::schedule::{Arrivals, Schedule, Segment};
+use crate::threshold::Threshold;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -35,34 +40,39 @@ pub enum Command {
     },
     /// Ad-hoc HTTP run against one URL.
     Http {
-        /// URL; `{rand:LO:HI}` becomes a seeded integer per request.
-        #[arg(long)]
-        url: String,
-        #[arg(long, default_value = "GET")]
-        method: String,
-        /// JSON body (sent with Content-Type: application/json).
-        #[arg(long)]
-        body: Option<String>,
-        /// Outcome classes that count as planned, e.g. `2xx` or `404` (repeatable).
-        #[arg(long = "expect", default_value = "2xx")]
-        expect: Vec<String>,
-        /// Shape of the schedule; `--rate` is its peak.
-        #[arg(long, value_enum, default_value_t = Pattern::Constant)]
-        pattern: Pattern,
         #[command(flatten)]
-        opts: RunOpts,
+        target: HttpArgs,
+        #[command(flatten)]
+        run: AdHoc,
     },
-}
-
-/// Schedule shapes for ad-hoc runs.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Pattern {
-    /// `--rate` for the whole duration.
-    Constant,
-    /// 10 % of `--rate` for 40 % of the time, `--rate` for 20 %, back to 10 % for 40 %.
-    Spike,
-    /// From 0 to `--rate` over the whole duration.
-    Ramp,
+    /// Ad-hoc gRPC run: one auth RPC against `--auth-addr`.
+    Grpc {
+        #[command(flatten)]
+        target: GrpcArgs,
+        #[command(flatten)]
+        run: AdHoc,
+    },
+    /// Ad-hoc SQL run: one query shape straight to PostgreSQL at `--database-url`.
+    Sql {
+        #[command(flatten)]
+        target: SqlArgs,
+        #[command(flatten)]
+        run: AdHoc,
+    },
+    /// Ad-hoc Redis run: one command against `--redis-url`.
+    Redis {
+        #[command(flatten)]
+        target: RedisArgs,
+        #[command(flatten)]
+        run: AdHoc,
+    },
+    /// Ad-hoc Kafka run: order events produced to one topic at `--kafka-brokers`.
+    Kafka {
+        #[command(flatten)]
+        target: KafkaArgs,
+        #[command(flatten)]
+        run: AdHoc,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -161,13 +171,15 @@ impl Targets {
 pub struct Prepared {
     pub name: String,
     pub plan: Plan,
-    pub thresholds: Vec<String>,
+    pub thresholds: Vec<Threshold>,
     pub out: Option<PathBuf>,
     pub plot: Option<PathBuf>,
     pub progress_every: Duration,
 }
 
 impl Command {
+    /// Validates everything a run needs — the scenario, its steps and thresholds, the schedule —
+    /// before any client is created or request sent: a mistake is an error at start-up (exit 1).
     pub fn prepare(self) -> anyhow::Result<Prepared> {
         let (name, schedule, arrivals, steps, thresholds, opts) = match self {
             Command::Run { scenario, opts } => {
@@ -175,31 +187,11 @@ impl Command {
                 let steps = s.steps()?;
                 (s.name, s.schedule, s.arrivals, steps, s.thresholds, opts)
             }
-            Command::Http {
-                url,
-                method,
-                body,
-                expect,
-                pattern,
-                opts,
-            } => {
-                let rate = opts.rate.unwrap_or(10.0);
-                let d = opts.duration.unwrap_or(Duration::from_secs(10));
-                let step = Step {
-                    name: format!("{method} {url}"),
-                    weight: 1,
-                    request: Request::Http(HttpStep { method, url, body }),
-                    expect,
-                };
-                (
-                    format!("http-{pattern:?}").to_lowercase(),
-                    pattern_schedule(pattern, rate, d),
-                    None,
-                    vec![step],
-                    Vec::new(),
-                    opts,
-                )
-            }
+            Command::Http { target, run } => ad_hoc("http", target.step(&run.opts.targets), run),
+            Command::Grpc { target, run } => ad_hoc("grpc", target.step(&run.opts.targets), run),
+            Command::Sql { target, run } => ad_hoc("sql", target.step(&run.opts.targets), run),
+            Command::Redis { target, run } => ad_hoc("redis", target.step(&run.opts.targets), run),
+            Command::Kafka { target, run } => ad_hoc("kafka", target.step(&run.opts.targets), run),
         };
         let schedule = reshape(schedule, opts.duration, opts.rate);
         schedule.validate().map_err(anyhow::Error::msg)?;
@@ -230,28 +222,40 @@ impl Command {
     }
 }
 
-fn pattern_schedule(p: Pattern, rate: f64, d: Duration) -> Schedule {
-    let stage = |target, frac: f64| Stage {
-        target,
-        duration: d.mul_f64(frac),
+/// What `prepare` takes from a scenario: name, schedule, arrivals, steps, thresholds, options.
+type Parts = (
+    String,
+    Schedule,
+    Option<Arrivals>,
+    Vec<Step>,
+    Vec<Threshold>,
+    RunOpts,
+);
+
+/// A one-step plan: `--rate` (default 10/s) and `--duration` (default 10 s) shape the pattern;
+/// `expect` defaults to the protocol's successes, as in a scenario step.
+fn ad_hoc(protocol: &str, (name, request): (String, Request), run: AdHoc) -> Parts {
+    let AdHoc {
+        expect,
+        pattern,
+        opts,
+    } = run;
+    let rate = opts.rate.unwrap_or(10.0);
+    let d = opts.duration.unwrap_or(Duration::from_secs(10));
+    let step = Step {
+        name,
+        weight: 1,
+        expect: request.expect_or_successes(expect),
+        request,
     };
-    match p {
-        Pattern::Constant => Schedule::constant(rate, d),
-        Pattern::Spike => Schedule {
-            start_rate: rate / 10.0,
-            stages: vec![
-                stage(rate / 10.0, 0.4),
-                stage(rate, 0.0),
-                stage(rate, 0.2),
-                stage(rate / 10.0, 0.0),
-                stage(rate / 10.0, 0.4),
-            ],
-        },
-        Pattern::Ramp => Schedule {
-            start_rate: 0.0,
-            stages: vec![stage(rate, 1.0)],
-        },
-    }
+    (
+        format!("{protocol}-{pattern:?}").to_lowercase(),
+        pattern.schedule(rate, d),
+        None,
+        vec![step],
+        Vec::new(),
+        opts,
+    )
 }
 
 /// Stretches the schedule to `duration` and scales it so its peak rate is `peak`.
@@ -284,7 +288,7 @@ mod tests {
 
     #[test]
     fn reshape_keeps_the_shape() {
-        let s = pattern_schedule(Pattern::Spike, 100.0, Duration::from_secs(10));
+        let s = Pattern::Spike.schedule(100.0, Duration::from_secs(10));
         let r = reshape(s, Some(Duration::from_secs(20)), Some(500.0));
         assert_eq!(r.duration(), Duration::from_secs(20));
         assert!((r.rate_at(Duration::from_secs(10)) - 500.0).abs() < 1e-9);

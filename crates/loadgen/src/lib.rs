@@ -4,7 +4,7 @@
 //! and pgbench `--rate`) as well as from its actual send time; results go into HDR histograms, never
 //! into a list of samples. Reading order: [`schedule`] (when each arrival is meant to happen),
 //! [`driver`] (what an arrival does), [`stats`] (what is recorded), [`runner`] (the loop),
-//! [`report`] (table, JSON, thresholds), [`plot`] (SVG), [`scenario`] (YAML files and built-in profiles), [`cli`].
+//! [`report`] (table, JSON), [`threshold`] (conditions checked at start-up, evaluated at the end), [`plot`] (SVG), [`scenario`] (YAML files and built-in profiles), [`cli`].
 
 pub mod cli;
 pub mod driver;
@@ -15,3 +15,4 @@ pub mod runner;
 pub mod scenario;
 pub mod schedule;
 pub mod stats;
+pub mod threshold;

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::runner::{RunResult, Step};
 use crate::stats::StepStats;
+use crate::threshold::Threshold;
 
 /// Latency percentiles in milliseconds.
 #[derive(Debug, Clone, Serialize)]
@@ -210,7 +211,7 @@ impl Report {
         seed: u64,
         steps: &[Step],
         result: &RunResult,
-        thresholds: &[String],
+        thresholds: &[Threshold],
     ) -> Self {
         let mut total = StepStats::default();
         for s in &result.steps {
@@ -258,7 +259,7 @@ impl Report {
             timeline,
             percentile_curve,
         };
-        report.thresholds = thresholds.iter().map(|t| check(t, &report.total)).collect();
+        report.thresholds = thresholds.iter().map(|t| t.check(&report.total)).collect();
         report
     }
 
@@ -364,61 +365,4 @@ impl Report {
 
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
-}
-
-/// Evaluates `METRIC < VALUE` (or `<=`) on the totals. Metrics: `p50 p90 p99 p99.9 max` (latency from
-/// intended time, e.g. `250ms`), `unexpected_errors` and `dropped` (percent of completed / planned).
-/// An unparsable threshold fails, with the reason as its value.
-pub fn check(threshold: &str, total: &StepReport) -> ThresholdResult {
-    let result = |actual: String, passed| ThresholdResult {
-        threshold: threshold.to_owned(),
-        actual,
-        passed,
-    };
-    let parts: Vec<&str> = threshold.split_whitespace().collect();
-    let [metric, op, value] = parts[..] else {
-        return result("unparsable".into(), false);
-    };
-    let l = &total.latency_from_intended_ms;
-    #[allow(clippy::cast_precision_loss)]
-    let pct = |n: u64, of: u64| {
-        if of == 0 {
-            0.0
-        } else {
-            100.0 * n as f64 / of as f64
-        }
-    };
-    let (actual, limit, unit) = match metric {
-        "p50" | "p90" | "p99" | "p99.9" | "max" => {
-            let Ok(limit) = humantime::parse_duration(value) else {
-                return result("bad duration".into(), false);
-            };
-            let actual = match metric {
-                "p50" => l.p50,
-                "p90" => l.p90,
-                "p99" => l.p99,
-                "p99.9" => l.p999,
-                _ => l.max,
-            };
-            (actual, limit.as_secs_f64() * 1000.0, "ms")
-        }
-        "unexpected_errors" | "dropped" => {
-            let Some(Ok(limit)) = value.strip_suffix('%').map(str::parse::<f64>) else {
-                return result("bad percent".into(), false);
-            };
-            let actual = if metric == "dropped" {
-                pct(total.dropped, total.planned)
-            } else {
-                pct(total.unexpected_errors.values().sum(), total.completed)
-            };
-            (actual, limit, "%")
-        }
-        _ => return result("unknown metric".into(), false),
-    };
-    let passed = match op {
-        "<" => actual < limit,
-        "<=" => actual <= limit,
-        _ => return result("unknown operator".into(), false),
-    };
-    result(format!("{actual:.2}{unit}"), passed)
 }

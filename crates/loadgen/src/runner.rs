@@ -2,7 +2,7 @@
 //! model (N workers as fast as possible), both feeding the same [`Recorder`].
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::rng::SplitMix64;
@@ -12,6 +12,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod closed;
+mod open;
+mod tasks;
 
 use crate::driver::{Drivers, Request, TraceParent, Worker};
 use crate::schedule::{Arrivals, Schedule, Segment};
@@ -39,13 +41,6 @@ pub enum Mode {
     /// `concurrency` workers send back-to-back for the schedule's duration: "max throughput", and
     /// labelled as such, because a closed loop slows down exactly when the server does.
     Closed { concurrency: usize },
-}
-
-/// An arrival waiting for a worker.
-struct Arrival {
-    step: usize,
-    intended: Instant,
-    rng: SplitMix64,
 }
 
 /// Everything the runner needs.
@@ -88,6 +83,12 @@ pub async fn run(plan: &Plan, drivers: &Drivers, cancel: &CancellationToken) -> 
 }
 
 /// [`run`] into a recorder the caller holds too, e.g. to print progress while the run goes on.
+///
+/// Three loops, one per way of generating load, all feeding the same recorder: `open::run` (the
+/// schedule's arrivals, served by a fixed set of workers), `closed::spawn` (HTTP-only plans at max
+/// throughput, one thread per core) and `tasks::spawn` (any other plan at max throughput, as tasks
+/// on the caller's runtime). Then `drain` waits for what is in flight and `finish` reads the
+/// recorder.
 pub async fn run_with(
     plan: &Plan,
     drivers: &Drivers,
@@ -98,87 +99,28 @@ pub async fn run_with(
     let tracker = TaskTracker::new();
     // Set by closed-model threads that stopped waiting for in-flight requests.
     let gave_up = Arc::new(AtomicBool::new(false));
-    let http_only = plan
-        .steps
-        .iter()
-        .all(|s| matches!(s.request, Request::Http(_)));
+    let run = Loop {
+        plan,
+        drivers,
+        recorder: &recorder,
+        tracker: &tracker,
+        start,
+        cancel,
+    };
     match plan.mode {
         Mode::Open {
             max_in_flight,
             workers,
         } => {
-            // wrk2's shape: a fixed set of workers (each one connection's worth of sequential requests)
-            // takes arrivals from a bounded queue. An arrival is "sent" when a worker picks it up, so a
-            // stalled server shows up in latency-from-intended (queued arrivals wait) but not in
-            // latency-from-send; a full queue drops the arrival and counts it — never a slowed schedule.
-            let (tx, rx) = tokio::sync::mpsc::channel::<Arrival>(max_in_flight.max(1));
-            let rx = Arc::new(tokio::sync::Mutex::new(rx));
-            for _ in 0..workers.max(1) {
-                let (rx, recorder, drivers) =
-                    (Arc::clone(&rx), Arc::clone(&recorder), drivers.clone());
-                let steps = plan.steps.clone();
-                tracker.spawn(async move {
-                    let mut worker = drivers.worker();
-                    loop {
-                        let next = rx.lock().await.recv().await;
-                        let Some(Arrival {
-                            step,
-                            intended,
-                            mut rng,
-                        }) = next
-                        else {
-                            break;
-                        };
-                        let s = &steps[step];
-                        let r = send(&mut worker, s, &mut rng, Some(intended)).await;
-                        recorder.timeline(r.done - start, r.from_intended);
-                        recorder.record(
-                            step,
-                            r.from_intended,
-                            r.from_send,
-                            r.outcome,
-                            &s.expect,
-                            Sent::trace_id(&r.traceparent, s),
-                        );
-                    }
-                });
-            }
-            let offsets = plan.schedule.offsets(plan.arrivals, plan.seed).enumerate();
-            for (j, offset) in offsets.filter(|(j, _)| plan.segment.contains(*j as u64)) {
-                let intended = start + offset;
-                // Sleep only until the *next* arrival is due; after a late wake-up every arrival that is
-                // already due goes out immediately (no sleep), so lateness never accumulates.
-                if intended > Instant::now() {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(intended) => {}
-                        () = cancel.cancelled() => break,
-                    }
-                } else if cancel.is_cancelled() {
-                    break;
-                }
-                let mut rng = arrival_rng(plan.seed, j as u64);
-                let step = pick(&plan.steps, &mut rng);
-                recorder.planned(step);
-                recorder.lateness(Instant::now().saturating_duration_since(intended));
-                if tx
-                    .try_send(Arrival {
-                        step,
-                        intended,
-                        rng,
-                    })
-                    .is_err()
-                {
-                    recorder.dropped(step);
-                }
-            }
-            drop(tx);
+            let queue = open::Queue {
+                max_in_flight,
+                workers,
+            };
+            open::run(&run, queue).await;
         }
-        // HTTP-only plans run on one thread per core (each worker owns its connections). Other
-        // drivers share clients whose background tasks and sockets belong to the runtime that
-        // created them, so those plans stay on the caller's runtime as tasks.
-        Mode::Closed { concurrency } if http_only => {
+        Mode::Closed { concurrency } if plan.runs_per_core() => {
             let gave_up = Arc::clone(&gave_up);
-            let threads = closed::spawn(plan, drivers, &recorder, start, cancel, concurrency);
+            let threads = closed::spawn(&run, concurrency);
             tracker.spawn(async move {
                 let mut all = true;
                 for t in threads {
@@ -189,47 +131,54 @@ pub async fn run_with(
                 }
             });
         }
-        Mode::Closed { concurrency } => {
-            let end = start + plan.schedule.duration();
-            let next = Arc::new(AtomicU64::new(0));
-            for _ in 0..concurrency.max(1) {
-                let (recorder, next, cancel) =
-                    (Arc::clone(&recorder), Arc::clone(&next), cancel.clone());
-                let (steps, seed, mut worker) = (plan.steps.clone(), plan.seed, drivers.worker());
-                tracker.spawn(async move {
-                    while Instant::now() < end && !cancel.is_cancelled() {
-                        let mut rng = arrival_rng(seed, next.fetch_add(1, Ordering::Relaxed));
-                        let step = pick(&steps, &mut rng);
-                        recorder.planned(step);
-                        let s = &steps[step];
-                        let r = send(&mut worker, s, &mut rng, None).await;
-                        recorder.timeline(r.done - start, r.from_send);
-                        recorder.record(
-                            step,
-                            r.from_send,
-                            r.from_send,
-                            r.outcome,
-                            &s.expect,
-                            Sent::trace_id(&r.traceparent, s),
-                        );
-                    }
-                });
-            }
-        }
+        Mode::Closed { concurrency } => tasks::spawn(&run, concurrency),
     }
     tracker.close();
-    // In-flight requests get `drain` after the last arrival (open) or after the end (closed).
+    let drained = drain(plan, &tracker, start, cancel).await && !gave_up.load(Ordering::Relaxed);
+    finish(&recorder, start, drained)
+}
+
+/// What each loop works with: the plan, the clients, where to record, where to spawn its tasks
+/// (the drain waits for them), the run's start and the token that stops it.
+struct Loop<'a> {
+    plan: &'a Plan,
+    drivers: &'a Drivers,
+    recorder: &'a Arc<Recorder>,
+    tracker: &'a TaskTracker,
+    start: Instant,
+    cancel: &'a CancellationToken,
+}
+
+impl Plan {
+    /// HTTP-only plans run the closed model on one thread per core (each worker owns its
+    /// connections). Other drivers share clients whose background tasks and sockets belong to the
+    /// runtime that created them, so those plans stay on the caller's runtime as tasks.
+    fn runs_per_core(&self) -> bool {
+        self.steps
+            .iter()
+            .all(|s| matches!(s.request, Request::Http(_)))
+    }
+}
+
+/// Waits for the loops' in-flight requests: `drain` after the last arrival (open model) or after the
+/// end of the schedule (closed). `true` if everything finished in time.
+async fn drain(
+    plan: &Plan,
+    tracker: &TaskTracker,
+    start: Instant,
+    cancel: &CancellationToken,
+) -> bool {
     let deadline = match plan.mode {
         Mode::Open { .. } => Instant::now() + plan.drain,
         // The threads keep that deadline themselves and then flush what they recorded; this one is
         // a backstop that leaves them time to do so.
-        Mode::Closed { .. } if http_only => {
+        Mode::Closed { .. } if plan.runs_per_core() => {
             start + plan.schedule.duration() + plan.drain + Duration::from_secs(5)
         }
         Mode::Closed { .. } => start + plan.schedule.duration() + plan.drain,
     };
-    let drained = tokio::select! {
-        () = tracker.wait() => !gave_up.load(Ordering::Relaxed),
+    tokio::select! {
+        () = tracker.wait() => true,
         () = tokio::time::sleep_until(deadline) => false,
         () = cancel.cancelled() => {
             // Closed-model threads stop on the same token and then flush what they recorded since
@@ -237,7 +186,12 @@ pub async fn run_with(
             let _ = tokio::time::timeout(Duration::from_secs(1), tracker.wait()).await;
             false
         }
-    };
+    }
+}
+
+/// What the recorder holds once the loops are done; requests still running count as abandoned
+/// unless everything drained.
+fn finish(recorder: &Recorder, start: Instant, drained: bool) -> RunResult {
     let elapsed = start.elapsed();
     let (steps, lateness) = recorder.snapshot();
     let planned = recorder.planned_counts();
@@ -258,9 +212,6 @@ pub async fn run_with(
     }
 }
 
-/// Latency from intended time and from send time for an arrival meant at `intended`, sent at `sent`
-/// and done at `done`. A held stream is done when its hold ends, but what a subscriber waits for is
-/// its first message, so that is its latency.
 /// What one request came back with, measured the same way by every worker of either model.
 struct Sent {
     outcome: Outcome,
@@ -305,6 +256,9 @@ async fn send(
     }
 }
 
+/// Latency from intended time and from send time for an arrival meant at `intended`, sent at `sent`
+/// and done at `done`. A held stream is done when its hold ends, but what a subscriber waits for is
+/// its first message, so that is its latency.
 fn latencies(
     outcome: &Outcome,
     intended: Instant,

@@ -13,6 +13,7 @@ use crate::driver::redis::RedisStep;
 use crate::driver::sql::SqlStep;
 use crate::runner::Step;
 use crate::schedule::{Arrivals, Schedule};
+use crate::threshold::Threshold;
 
 /// The built-in profiles, by name.
 pub const PROFILES: &[(&str, &str)] = &[
@@ -34,8 +35,9 @@ pub struct Scenario {
     pub arrivals: Option<Arrivals>,
     pub steps: Vec<StepSpec>,
     /// e.g. `p99 < 250ms`, `unexpected_errors < 1%`; a breach makes `loadgen` exit with code 3.
+    /// Parsed with the file: a threshold with a typo makes the scenario invalid before any load.
     #[serde(default)]
-    pub thresholds: Vec<String>,
+    pub thresholds: Vec<Threshold>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -99,33 +101,19 @@ impl StepSpec {
     /// The runnable step: exactly one protocol block, and `expect` defaulting to that protocol's
     /// success classes.
     fn to_step(&self) -> anyhow::Result<Step> {
-        let mut kinds: Vec<(Request, &[&str])> = Vec::new();
-        if let Some(http) = &self.http {
-            kinds.push((Request::Http(http.clone()), &["2xx"]));
-        }
-        if let Some(grpc) = &self.grpc {
-            kinds.push((Request::Grpc(grpc.clone()), &["OK"]));
-        }
-        if let Some(redis) = &self.redis {
-            kinds.push((Request::Redis(redis.clone()), &["OK", "HIT", "MISS"]));
-        }
-        if let Some(sql) = &self.sql {
-            kinds.push((Request::Sql(sql.clone()), &["sql:OK"]));
-        }
-        if let Some(kafka) = &self.kafka {
-            kinds.push((Request::Kafka(kafka.clone()), &["kafka:OK", "kafka:POISON"]));
-        }
-        let (Some((request, success)), true) = (kinds.pop(), kinds.is_empty()) else {
+        let mut kinds: Vec<Request> = Vec::new();
+        kinds.extend(self.http.clone().map(Request::Http));
+        kinds.extend(self.grpc.clone().map(Request::Grpc));
+        kinds.extend(self.redis.clone().map(Request::Redis));
+        kinds.extend(self.sql.clone().map(Request::Sql));
+        kinds.extend(self.kafka.clone().map(Request::Kafka));
+        let (Some(request), true) = (kinds.pop(), kinds.is_empty()) else {
             anyhow::bail!(
                 "step {}: needs exactly one of `http:`, `grpc:`, `redis:`, `sql:` or `kafka:`",
                 self.name
             );
         };
-        let expect = if self.expect.is_empty() {
-            success.iter().map(|c| (*c).to_owned()).collect()
-        } else {
-            self.expect.clone()
-        };
+        let expect = request.expect_or_successes(self.expect.clone());
         Ok(Step {
             name: self.name.clone(),
             weight: self.weight,
@@ -196,5 +184,20 @@ mod tests {
         );
         assert!(e.unwrap_err().to_string().contains("bogus"));
         assert!(Scenario::load("no-such-profile", &vars()).is_err());
+    }
+
+    #[test]
+    fn a_threshold_typo_makes_the_scenario_invalid_and_names_its_line() {
+        let text = "name: x\nschedule: {stages: [{target: 1, duration: 1s}]}\n\
+                    steps: [{name: a, http: {url: 'http://x/'}}]\n\
+                    thresholds: ['p99 < 250ms', 'unexpected_errors < 1']";
+        let e = Scenario::parse(text, &vars()).unwrap_err().to_string();
+        assert!(
+            e.contains("\"1\" is not a percentage such as 1%") && e.contains("at line 4"),
+            "{e}"
+        );
+        let fixed = text.replace("< 1'", "< 1%'");
+        let s = Scenario::parse(&fixed, &vars()).unwrap();
+        assert_eq!(s.thresholds.len(), 2);
     }
 }

@@ -17,12 +17,12 @@
 //! `KAFKA_BROKERS` may point at an existing broker instead (then `stop`/`start_again` are errors).
 
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
 
+use crate::launcher::{self, Launcher};
 use crate::process::{self, Placement, find_binary};
 use crate::{Error, Result};
 
@@ -48,14 +48,10 @@ pub struct KafkaBroker {
 
 /// The parts of a broker this process started itself.
 struct Local {
+    launcher: Launcher,
     binary: PathBuf,
-    dir: PathBuf,
-    /// A temporary directory of ours, removed with the broker (not a caller's folder).
-    owns_dir: bool,
     port: u16,
     storage: Storage,
-    child: Mutex<Option<Child>>,
-    watchdog: Child,
 }
 
 impl KafkaBroker {
@@ -63,13 +59,12 @@ impl KafkaBroker {
     /// in-memory tansu started on first use and stopped by the watchdog when the binary exits.
     pub fn shared() -> Result<&'static KafkaBroker> {
         static SHARED: OnceLock<Result<KafkaBroker, String>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| match std::env::var("KAFKA_BROKERS") {
-                Ok(brokers) => Ok(Self::existing(&brokers)),
-                Err(_) => Self::start(Storage::Memory).map_err(|e| e.0),
-            })
-            .as_ref()
-            .map_err(|e| Error(e.clone()))
+        launcher::shared(
+            &SHARED,
+            "KAFKA_BROKERS",
+            |brokers| Ok(Self::existing(brokers)),
+            || Self::start(Storage::Memory),
+        )
     }
 
     /// Uses an existing broker (a `host:port[,host:port…]` bootstrap list).
@@ -89,33 +84,24 @@ impl KafkaBroker {
     /// Starts a dedicated broker where `placement` says (the local lab: a fixed port, its state folder).
     pub fn start_with(storage: Storage, placement: &Placement) -> Result<Self> {
         let binary = find_binary("tansu", &cargo_bin_dir(), INSTALL_HINT)?;
-        let (dir, owns_dir) = placement.directory("testkit-kafka")?;
-        // The watchdog kills whichever broker process the pid file names when the test binary ends.
-        let kill = format!("kill -9 $(cat '{}')", dir.join("tansu.pid").display());
-        let watchdog = process::watchdog(&["sh", "-c", &kill], owns_dir.then_some(dir.as_path()))?;
+        // SIGKILL: the way a crashed broker disappears, and nothing of a test's broker is worth
+        // a clean shutdown.
+        let launcher = Launcher::child(placement, "testkit-kafka", "tansu", "-9")?;
         let mut local = Local {
+            launcher,
             binary,
-            dir,
-            owns_dir,
             port: 0,
             storage,
-            child: Mutex::new(None),
-            watchdog,
         };
-        let mut last_error = Error("no attempt".into());
-        for port in placement.ports()? {
+        let port = placement.first_port(|port| {
             local.port = port;
-            match local.spawn() {
-                Ok(()) => {
-                    return Ok(Self {
-                        bootstrap: format!("127.0.0.1:{}", local.port),
-                        local: Some(local),
-                    });
-                }
-                Err(e) => last_error = e,
-            }
-        }
-        Err(last_error)
+            local.spawn()?;
+            Ok(port)
+        })?;
+        Ok(Self {
+            bootstrap: format!("127.0.0.1:{port}"),
+            local: Some(local),
+        })
     }
 
     /// The bootstrap list for `bootstrap.servers` / `KAFKA_BROKERS`.
@@ -125,14 +111,7 @@ impl KafkaBroker {
 
     /// Stops a dedicated broker abruptly (SIGKILL: the way a crashed broker disappears).
     pub fn stop(&self) -> Result<()> {
-        let local = self.local()?;
-        let mut child = local.child.lock().map_err(|_| Error("poisoned".into()))?;
-        if let Some(mut c) = child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        // The watchdog must not kill a stranger that inherits the pid later.
-        let _ = std::fs::remove_file(local.dir.join("tansu.pid"));
+        self.local()?.launcher.kill();
         Ok(())
     }
 
@@ -154,12 +133,11 @@ impl KafkaBroker {
     }
 
     fn signal(&self, signal: &str) -> Result<()> {
-        let local = self.local()?;
-        let child = local.child.lock().map_err(|_| Error("poisoned".into()))?;
-        let pid = child
-            .as_ref()
-            .ok_or_else(|| Error("the broker is stopped".into()))?
-            .id();
+        let pid = self
+            .local()?
+            .launcher
+            .pid()
+            .ok_or_else(|| Error("the broker is stopped".into()))?;
         process::run(
             Command::new("kill").arg(signal).arg(pid.to_string()),
             "signalling the broker",
@@ -167,9 +145,7 @@ impl KafkaBroker {
     }
 
     fn local(&self) -> Result<&Local> {
-        self.local
-            .as_ref()
-            .ok_or_else(|| Error("only a broker started by testkit can be stopped".into()))
+        launcher::started(&self.local, "broker")
     }
 }
 
@@ -179,69 +155,19 @@ impl Local {
         let url = format!("tcp://127.0.0.1:{}", self.port);
         let storage = match self.storage {
             Storage::Memory => "memory://tansu/".to_owned(),
-            // Relative to the broker's working directory, which is `dir`.
+            // Relative to the broker's working directory, which is its folder.
             Storage::Sqlite => "sqlite://tansu.db".to_owned(),
         };
-        let log_path = self.dir.join("tansu.log");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)?;
-        let mut child = Command::new(&self.binary)
-            .arg("broker")
+        let mut cmd = Command::new(&self.binary);
+        cmd.arg("broker")
             .args(["--listener-url", &url, "--advertised-listener-url", &url])
             .args(["--storage-engine", &storage])
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            // Its own process group: a Ctrl-C in the terminal must not take the server away before
-            // whoever started it has stopped its clients (the watchdog or `Drop` stops it).
-            .process_group(0)
-            .spawn()
-            .map_err(|e| Error(format!("could not start {}: {e}", self.binary.display())))?;
-        std::fs::write(self.dir.join("tansu.pid"), child.id().to_string())?;
+            .current_dir(self.launcher.dir());
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(status) = child.try_wait()? {
-                let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
-                return Err(Error(format!(
-                    "tansu exited at start-up ({status}); log:\n{tail}"
-                )));
-            }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                break;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Error(format!(
-                    "tansu did not accept connections on {addr} within {START_TIMEOUT:?}"
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        *self.child.lock().map_err(|_| Error("poisoned".into()))? = Some(child);
-        Ok(())
-    }
-}
-
-impl Drop for KafkaBroker {
-    fn drop(&mut self) {
-        if let Some(local) = &mut self.local {
-            if let Ok(mut child) = local.child.lock()
-                && let Some(mut c) = child.take()
-            {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-            let _ = local.watchdog.kill();
-            let _ = local.watchdog.wait();
-            if local.owns_dir {
-                let _ = std::fs::remove_dir_all(&local.dir);
-            }
-        }
+        let listening = || TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok();
+        let what = format!("accept connections on {addr}");
+        self.launcher
+            .spawn(cmd, "tansu.log", START_TIMEOUT, (&what, listening))
     }
 }
 

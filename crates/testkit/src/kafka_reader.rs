@@ -30,6 +30,20 @@ impl Record {
     }
 }
 
+/// Partitions of every events topic in the tests and the local lab (events' `--topic-partitions`
+/// default).
+pub const EVENTS_PARTITIONS: i32 = 3;
+
+/// [`read_topic`] of an events topic: all of its [`EVENTS_PARTITIONS`] partitions.
+pub async fn read_events_topic(
+    brokers: &str,
+    topic: &str,
+    timeout: Duration,
+    done: impl Fn(&[Record]) -> bool + Send + 'static,
+) -> Vec<Record> {
+    read_topic(brokers, topic, EVENTS_PARTITIONS, timeout, done).await
+}
+
 /// Reads `topic` from the beginning of its `partitions` partitions (assigned directly: no consumer
 /// group, so nothing is committed and every call reads everything) until `done` holds for what was
 /// read, or `timeout` passes; returns everything read.

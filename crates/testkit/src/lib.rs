@@ -1,7 +1,10 @@
-//! Throw-away backends for MOP's integration tests: real servers started from binaries on the machine.
+//! MOP's test support: the one harness that runs a service under test, and throw-away backends (real
+//! servers started from binaries on the machine).
 //!
-//! Reading order: [`process`] (finding binaries, dropping root, the watchdog that stops a server when
-//! the test binary exits, free ports), then one module per backend: [`postgres`] (orders), [`redis`]
+//! Reading order: [`server`] (a service's `run` on `127.0.0.1:0`, its URL and client, stop and
+//! drain), [`process`] (finding binaries, dropping root, the watchdog that stops a server when
+//! the test binary exits, free ports), `launcher` (the skeleton every backend shares: folder,
+//! watchdog, child process, `Drop`), then one module per backend: [`postgres`] (orders), [`redis`]
 //! (gateway) and [`kafka`] (a tansu broker for events), with `kafka_reader` (feature `kafka-reader`)
 //! to read topics back.
 //!
@@ -12,9 +15,11 @@
 pub mod kafka;
 #[cfg(feature = "kafka-reader")]
 pub mod kafka_reader;
+mod launcher;
 pub mod postgres;
 pub mod process;
 pub mod redis;
+pub mod server;
 
 /// Everything testkit reports is a human-readable message: tests `unwrap()` it and the message is
 /// the failure they show.

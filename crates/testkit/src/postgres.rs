@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -30,7 +30,8 @@ use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use sqlx::{ConnectOptions, Connection, PgConnection};
 use tokio::sync::OnceCell;
 
-use crate::process::{self, Placement, chown, command_as, find_binary, run, running_as_root};
+use crate::launcher::{self, Launcher};
+use crate::process::{Placement, chown, command_as, find_binary, run, running_as_root};
 use crate::{Error, Result};
 
 const INSTALL_HINT: &str =
@@ -48,13 +49,11 @@ pub struct PgServer {
 
 /// The parts of a server this process started itself.
 struct Local {
-    dir: PathBuf,
-    /// A temporary directory of ours, removed with the server (not a caller's folder).
-    owns_dir: bool,
+    /// `pg_ctl` daemonises the postmaster: the launcher runs `pg_ctl stop` from `Drop` and its watchdog.
+    launcher: Launcher,
     data: PathBuf,
     pg_ctl: PathBuf,
     user: Option<&'static str>,
-    watchdog: Child,
 }
 
 /// A database of its own for one test. It is not dropped afterwards: the server is throw-away.
@@ -87,13 +86,7 @@ impl PgServer {
     /// otherwise one started on first use and stopped by the watchdog when the binary exits.
     pub fn shared() -> Result<&'static PgServer> {
         static SHARED: OnceLock<Result<PgServer, String>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| match std::env::var("DATABASE_URL") {
-                Ok(url) => Self::existing(&url).map_err(|e| e.0),
-                Err(_) => Self::start().map_err(|e| e.0),
-            })
-            .as_ref()
-            .map_err(|e| Error(e.clone()))
+        launcher::shared(&SHARED, "DATABASE_URL", Self::existing, Self::start)
     }
 
     /// Uses an existing server; `url` must allow `CREATE DATABASE`.
@@ -131,12 +124,29 @@ impl PgServer {
             None
         };
 
-        let (dir, owns_dir) = placement.directory("testkit-pg")?;
-        let data = dir.join("data");
-        let socket_dir = dir.join("socket");
+        // Armed before the server exists, so no failure below can leak a postmaster. `-m immediate`:
+        // a throw-away server has nothing worth a checkpoint.
+        let launcher = Launcher::daemon(placement, "testkit-pg", |dir| {
+            let mut stop = vec![];
+            if let Some(user) = user {
+                stop.extend([
+                    "setpriv".into(),
+                    format!("--reuid={user}"),
+                    format!("--regid={user}"),
+                    "--init-groups".into(),
+                    "--".into(),
+                ]);
+            }
+            stop.push(pg_ctl.display().to_string());
+            stop.extend(["stop", "-w", "-m", "immediate", "-D"].map(String::from));
+            stop.push(dir.join("data").display().to_string());
+            stop
+        })?;
+        let data = launcher.dir().join("data");
+        let socket_dir = launcher.dir().join("socket");
         std::fs::create_dir_all(&socket_dir)?;
         if let Some(user) = user {
-            chown(&dir, user)?;
+            chown(launcher.dir(), user)?;
         }
         let initialised = data.join("PG_VERSION").is_file();
         if !initialised {
@@ -154,51 +164,28 @@ impl PgServer {
             )?;
         }
 
-        // Arm the watchdog before the server exists, so no failure below can leak a postmaster.
-        let mut stop = vec![];
-        if let Some(user) = user {
-            stop.extend([
-                "setpriv".into(),
-                format!("--reuid={user}"),
-                format!("--regid={user}"),
-                "--init-groups".into(),
-                "--".into(),
-            ]);
-        }
-        stop.push(pg_ctl.display().to_string());
-        stop.extend(["stop", "-m", "immediate", "-D"].map(String::from));
-        stop.push(data.display().to_string());
-        let watchdog = process::watchdog(&stop, owns_dir.then_some(dir.as_path()))?;
-
         let local = Local {
-            dir,
-            owns_dir,
+            launcher,
             data,
             pg_ctl,
             user,
-            watchdog,
         };
-        let mut last_error = Error("no attempt".into());
-        for port in placement.ports()? {
+        let port = placement.first_port(|port| {
             write_config(&local.data, &socket_dir, port, &initdb, durability)?;
-            match local.pg_ctl_start() {
-                Ok(()) => {
-                    let admin = PgConnectOptions::new_without_pgpass()
-                        .host("127.0.0.1")
-                        .port(port)
-                        .username("postgres")
-                        .database("postgres")
-                        .ssl_mode(PgSslMode::Disable);
-                    return Ok(Self {
-                        admin,
-                        local: Some(local),
-                        templates: Mutex::default(),
-                    });
-                }
-                Err(e) => last_error = e,
-            }
-        }
-        Err(last_error)
+            local.pg_ctl_start()?;
+            Ok(port)
+        })?;
+        let admin = PgConnectOptions::new_without_pgpass()
+            .host("127.0.0.1")
+            .port(port)
+            .username("postgres")
+            .database("postgres")
+            .ssl_mode(PgSslMode::Disable);
+        Ok(Self {
+            admin,
+            local: Some(local),
+            templates: Mutex::default(),
+        })
     }
 
     /// Connection options for the server's `postgres` database (superuser on a local server).
@@ -308,15 +295,13 @@ impl PgServer {
     }
 
     fn local(&self) -> Result<&Local> {
-        self.local
-            .as_ref()
-            .ok_or_else(|| Error("only a server started by testkit can be stopped".into()))
+        launcher::started(&self.local, "server")
     }
 }
 
 impl Local {
     fn pg_ctl_start(&self) -> Result<()> {
-        let log = self.dir.join("postgres.log");
+        let log = self.launcher.dir().join("postgres.log");
         run(
             command_as(self.user, &self.pg_ctl)
                 .args(["start", "-w", "-t", "60", "-s", "-D"])
@@ -329,24 +314,6 @@ impl Local {
             let tail = std::fs::read_to_string(&log).unwrap_or_default();
             Error(format!("{e}\npostgres log:\n{tail}"))
         })
-    }
-}
-
-impl Drop for PgServer {
-    fn drop(&mut self) {
-        if let Some(local) = &mut self.local {
-            let _ = run(
-                command_as(local.user, &local.pg_ctl)
-                    .args(["stop", "-w", "-m", "immediate", "-D"])
-                    .arg(&local.data),
-                "pg_ctl stop",
-            );
-            let _ = local.watchdog.kill();
-            let _ = local.watchdog.wait();
-            if local.owns_dir {
-                let _ = std::fs::remove_dir_all(&local.dir);
-            }
-        }
     }
 }
 

@@ -12,13 +12,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
 
-use crate::process::{self, Placement, find_binary};
+use crate::launcher::{self, Launcher};
+use crate::process::{Placement, find_binary};
 use crate::{Error, Result};
 
 const INSTALL_HINT: &str =
@@ -33,13 +33,9 @@ pub struct RedisServer {
 }
 
 struct Local {
+    launcher: Launcher,
     binary: PathBuf,
-    dir: PathBuf,
-    /// A temporary directory of ours, removed with the server (not a caller's folder).
-    owns_dir: bool,
     port: u16,
-    child: Mutex<Option<Child>>,
-    watchdog: Child,
 }
 
 impl RedisServer {
@@ -47,13 +43,12 @@ impl RedisServer {
     /// otherwise one started on first use and stopped by the watchdog when the binary exits.
     pub fn shared() -> Result<&'static RedisServer> {
         static SHARED: OnceLock<Result<RedisServer, String>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| match std::env::var("REDIS_URL") {
-                Ok(url) => Ok(Self::existing(&url)),
-                Err(_) => Self::start().map_err(|e| e.0),
-            })
-            .as_ref()
-            .map_err(|e| Error(e.clone()))
+        launcher::shared(
+            &SHARED,
+            "REDIS_URL",
+            |url| Ok(Self::existing(url)),
+            Self::start,
+        )
     }
 
     /// Uses an existing server (tests must then use their own key prefixes).
@@ -76,36 +71,20 @@ impl RedisServer {
             &[PathBuf::from("/usr/local/bin")],
             INSTALL_HINT,
         )?;
-        let (dir, owns_dir) = placement.directory("testkit-redis")?;
-        let pidfile = dir.join("redis.pid");
-        // Arm the watchdog before the server exists, so no failure below can leak a server. The pid
-        // file is rewritten on every (re)start, so the watchdog always stops the current process.
-        let stop = [
-            "sh".to_owned(),
-            "-c".to_owned(),
-            format!("kill $(cat '{}')", pidfile.display()),
-        ];
-        let watchdog = process::watchdog(&stop, owns_dir.then_some(dir.as_path()))?;
-        let mut last_error = Error("no attempt".into());
-        for port in placement.ports()? {
-            match spawn(&binary, &dir, port) {
-                Ok(child) => {
-                    return Ok(Self {
-                        url: format!("redis://127.0.0.1:{port}/0"),
-                        local: Some(Local {
-                            binary,
-                            dir,
-                            owns_dir,
-                            port,
-                            child: Mutex::new(Some(child)),
-                            watchdog,
-                        }),
-                    });
-                }
-                Err(e) => last_error = e,
-            }
-        }
-        Err(last_error)
+        // Redis shuts down cleanly on SIGTERM; there is nothing to persist either way.
+        let launcher = Launcher::child(placement, "testkit-redis", "redis", "-TERM")?;
+        let port = placement.first_port(|port| {
+            spawn(&launcher, &binary, port)?;
+            Ok(port)
+        })?;
+        Ok(Self {
+            url: format!("redis://127.0.0.1:{port}/0"),
+            local: Some(Local {
+                launcher,
+                binary,
+                port,
+            }),
+        })
     }
 
     /// `redis://127.0.0.1:<port>/0` (or `REDIS_URL`).
@@ -115,69 +94,37 @@ impl RedisServer {
 
     /// Kills a dedicated server (SIGKILL: an abrupt outage, connections reset).
     pub fn stop(&self) -> Result<()> {
-        let local = self.local()?;
-        let mut child = local.child.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(mut c) = child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.local()?.launcher.kill();
         Ok(())
     }
 
     /// Starts a stopped dedicated server again on the same port (its data is gone: no persistence).
     pub fn restart(&self) -> Result<()> {
         let local = self.local()?;
-        let mut child = local.child.lock().unwrap_or_else(PoisonError::into_inner);
-        if child.is_some() {
+        if local.launcher.pid().is_some() {
             return Err(Error("redis-server is already running".into()));
         }
-        *child = Some(spawn(&local.binary, &local.dir, local.port)?);
-        Ok(())
+        spawn(&local.launcher, &local.binary, local.port)
     }
 
     fn local(&self) -> Result<&Local> {
-        self.local
-            .as_ref()
-            .ok_or_else(|| Error("only a server started by testkit can be stopped".into()))
+        launcher::started(&self.local, "server")
     }
 }
 
-/// Spawns `redis-server` on `port` and waits until it answers `PING`.
-fn spawn(binary: &Path, dir: &Path, port: u16) -> Result<Child> {
-    let log = std::fs::File::create(dir.join("redis.log"))?;
-    let mut child = Command::new(binary)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+/// Starts `redis-server` on `port` and waits until it answers `PING`.
+fn spawn(launcher: &Launcher, binary: &Path, port: u16) -> Result<()> {
+    let mut cmd = Command::new(binary);
+    cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
         .arg("--dir")
-        .arg(dir)
-        .arg("--pidfile")
-        .arg(dir.join("redis.pid"))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        // Its own process group: a Ctrl-C in the terminal must not take the server away before
-        // whoever started it has stopped its clients (the watchdog or `Drop` stops it).
-        .process_group(0)
-        .spawn()
-        .map_err(|e| Error(format!("could not start {}: {e}", binary.display())))?;
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        if ping(port) {
-            return Ok(child);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let tail = std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default();
-            return Err(Error(format!("redis-server exited ({status}):\n{tail}")));
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(Error(format!(
-                "redis-server did not answer PING within {START_TIMEOUT:?}"
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+        .arg(launcher.dir());
+    launcher.spawn(
+        cmd,
+        "redis.log",
+        START_TIMEOUT,
+        ("answer PING", || ping(port)),
+    )
 }
 
 /// One `PING` over a plain socket (no client library needed here).
@@ -190,27 +137,6 @@ fn ping(port: u16) -> bool {
     stream.write_all(b"PING\r\n").is_ok()
         && stream.read_exact(&mut reply).is_ok()
         && &reply == b"+PONG\r\n"
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        if let Some(local) = &mut self.local {
-            if let Some(mut c) = local
-                .child
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take()
-            {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-            let _ = local.watchdog.kill();
-            let _ = local.watchdog.wait();
-            if local.owns_dir {
-                let _ = std::fs::remove_dir_all(&local.dir);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

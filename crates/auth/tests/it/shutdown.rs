@@ -35,7 +35,7 @@ async fn during_the_drain_delay_health_is_not_serving_and_calls_are_unavailable(
     );
     let mut events = server.admin_stream(&[]).await;
 
-    server.shutdown.cancel();
+    server.cancel();
 
     // The open stream ends with UNAVAILABLE, telling the client to reconnect elsewhere.
     let status = tokio::time::timeout(Duration::from_secs(10), async {
@@ -77,10 +77,10 @@ async fn during_the_drain_delay_health_is_not_serving_and_calls_are_unavailable(
 
 #[tokio::test]
 async fn the_server_drains_open_streams_and_returns_ok() {
-    let server = start_with(12, |c| c.common.shutdown_grace = Duration::from_secs(20)).await;
+    let mut server = start_with(12, |c| c.common.shutdown_grace = Duration::from_secs(20)).await;
     let mut events = server.admin_stream(&[]).await;
     let login = server.login(3).await;
-    server.shutdown.cancel();
+    server.cancel();
     let status = loop {
         match events.message().await {
             Ok(Some(_)) => {}
@@ -91,11 +91,10 @@ async fn the_server_drains_open_streams_and_returns_ok() {
     assert_eq!(status.code(), Code::Unavailable);
     // The stream ended promptly, so the drain does not wait for the 20 s grace (the 10 s limit here
     // is a hang guard, not a timing assertion).
-    let result = tokio::time::timeout(Duration::from_secs(10), server.task)
+    tokio::time::timeout(Duration::from_secs(10), server.wait())
         .await
         .expect("server did not finish draining")
         .unwrap();
-    result.unwrap();
     // And it no longer accepts connections.
     assert!(tokio::net::TcpStream::connect(server.addr).await.is_err());
     drop(login);

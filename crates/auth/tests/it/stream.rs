@@ -45,7 +45,7 @@ async fn a_stream_sees_concurrent_logins_and_only_the_types_it_asked_for() {
     // Logins from 20 concurrent clients, half of them failing; a refresh in between is filtered out.
     let mut tasks = Vec::new();
     for n in 2..=21 {
-        let url = server.url();
+        let url = server.url.clone();
         tasks.push(tokio::spawn(async move {
             let mut client = proto::auth::v1::auth_service_client::AuthServiceClient::new(
                 Endpoint::from_shared(url).unwrap().connect().await.unwrap(),
@@ -98,7 +98,7 @@ async fn a_subscriber_that_falls_behind_is_told_how_many_events_it_missed() {
     let admin = server.login(1).await;
     // A tiny HTTP/2 window, and a client that does not read: the server can push only a few events
     // into the connection before it has to stop polling the subscription, which then lags.
-    let slow = Endpoint::from_shared(server.url())
+    let slow = Endpoint::from_shared(server.url.clone())
         .unwrap()
         .initial_stream_window_size(Some(512))
         .initial_connection_window_size(Some(512))

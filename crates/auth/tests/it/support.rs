@@ -1,43 +1,47 @@
 //! Starting a test server and talking to it.
 
 use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::time::Duration;
 
 use auth::{Auth, Clock, Config};
 use proto::auth::v1 as pb;
 use proto::auth::v1::auth_service_client::AuthServiceClient;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use testkit::server::{Bound, Server};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 
-/// A running server and the handles a test needs to steer it.
+/// A running server (the one testkit harness) and the clock a test steers it with.
 pub struct TestServer {
-    pub addr: SocketAddr,
-    pub shutdown: CancellationToken,
+    server: Server,
     pub clock: Clock,
-    pub task: JoinHandle<anyhow::Result<()>>,
 }
 
-/// Starts a server with `users` demo users, cheap hashing, and `tweak` applied to the config.
+impl Deref for TestServer {
+    type Target = Server;
+    fn deref(&self) -> &Server {
+        &self.server
+    }
+}
+
+impl DerefMut for TestServer {
+    fn deref_mut(&mut self) -> &mut Server {
+        &mut self.server
+    }
+}
+
+/// Starts a server with `users` demo users, cheap hashing, and `tweak` applied to the config. The
+/// state (users hashed, sessions) is built before the server serves, with the harness's token.
 pub async fn start_with(users: u32, tweak: impl FnOnce(&mut Config)) -> TestServer {
     let mut config = Config::for_tests(users);
     tweak(&mut config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let auth = Auth::new(&config, Clock::default(), shutdown.clone())
+    let bound = Bound::new().await;
+    let auth = Auth::new(&config, Clock::default(), bound.shutdown())
         .await
         .unwrap();
     let clock = auth.clock().clone();
-    let task = tokio::spawn(auth.serve(listener));
-    TestServer {
-        addr,
-        shutdown,
-        clock,
-        task,
-    }
+    let server = bound.serve(|listener, _| auth.serve(listener));
+    TestServer { server, clock }
 }
 
 /// Starts a server with 12 demo users and default settings.
@@ -46,13 +50,9 @@ pub async fn start() -> TestServer {
 }
 
 impl TestServer {
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
     /// A channel on its own HTTP/2 connection.
     pub async fn channel(&self) -> Channel {
-        Endpoint::from_shared(self.url())
+        Endpoint::from_shared(self.url.clone())
             .unwrap()
             .connect()
             .await

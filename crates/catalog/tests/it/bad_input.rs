@@ -248,8 +248,7 @@ async fn every_bad_input_gets_its_4xx_and_changes_nothing_over_the_wire() {
         .await
         .unwrap();
     assert_eq!(next.status(), 404, "nothing was created");
-    server.shutdown.cancel();
-    server.task.await.unwrap().unwrap();
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]

@@ -1,6 +1,5 @@
 //! Test helpers: a router on an in-memory store, a real server on 127.0.0.1:0, and response helpers.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +11,7 @@ use common::http::layers::HttpArgs;
 use http::{Request, Response};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
+pub use testkit::server::{Server, client};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
@@ -74,14 +72,6 @@ pub fn assert_problem(res: &Response<()>, body: &Value, status: u16) {
     );
 }
 
-/// A real `catalog` server on an ephemeral port.
-pub struct Server {
-    pub addr: SocketAddr,
-    pub url: String,
-    pub shutdown: CancellationToken,
-    pub task: JoinHandle<anyhow::Result<()>>,
-}
-
 pub fn config() -> Config {
     Config {
         listen_addr: "127.0.0.1:0".parse().unwrap(),
@@ -96,22 +86,7 @@ pub fn config() -> Config {
     }
 }
 
+/// A real `catalog` server on 127.0.0.1:0 (the one testkit harness).
 pub async fn start(config: Config) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(catalog::run(config, listener, shutdown.clone()));
-    Server {
-        addr,
-        url: format!("http://{addr}"),
-        shutdown,
-        task,
-    }
-}
-
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    Server::start(|listener, shutdown| catalog::run(config, listener, shutdown)).await
 }

@@ -65,8 +65,7 @@ async fn rate_limit_answers_429_problem_with_retry_after_and_spares_probes() {
             200
         );
     }
-    server.shutdown.cancel();
-    server.task.await.unwrap().unwrap();
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -89,8 +88,7 @@ async fn slow_requests_past_the_timeout_get_503_and_fast_ones_pass() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    server.shutdown.cancel();
-    server.task.await.unwrap().unwrap();
+    server.stop().await.unwrap();
 }
 
 #[tokio::test]
@@ -120,8 +118,7 @@ async fn oversized_bodies_get_413_over_the_wire() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
-    server.shutdown.cancel();
-    server.task.await.unwrap().unwrap();
+    server.stop().await.unwrap();
 }
 
 /// Sends a request on an already-accepted keep-alive connection and returns the raw response text.
@@ -135,7 +132,7 @@ async fn request(conn: &mut TcpStream, path: &str) -> String {
 
 #[tokio::test]
 async fn shutdown_finishes_in_flight_requests_and_refuses_new_connections() {
-    let server = start(config()).await;
+    let mut server = start(config()).await;
     // A first request proves the server has accepted this connection, so the in-flight request below
     // cannot be lost in the listen backlog when shutdown starts.
     let mut conn = TcpStream::connect(server.addr).await.unwrap();
@@ -147,7 +144,7 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_connections() {
     let in_flight = tokio::spawn(async move { request(&mut conn, "/slow?ms=1500").await });
     // Give the server a moment to read the request line; the request itself lasts 1.5 s.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    server.shutdown.cancel();
+    server.cancel();
 
     // The listener closes promptly: new connections are refused while the slow request still runs.
     let mut refused = false;
@@ -170,7 +167,7 @@ async fn shutdown_finishes_in_flight_requests_and_refuses_new_connections() {
     let response = in_flight.await.unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains(r#""slept_ms":1500"#), "{response}");
-    server.task.await.unwrap().unwrap();
+    server.wait().await.unwrap();
 }
 
 #[tokio::test]
@@ -186,9 +183,8 @@ async fn shutdown_gives_up_on_requests_that_outlast_the_grace_period() {
     );
     let in_flight = tokio::spawn(async move { request(&mut conn, "/slow?ms=8000").await });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    server.shutdown.cancel();
     // run() returns Ok once the grace period is over, without waiting for the 8 s request...
-    server.task.await.unwrap().unwrap();
+    server.stop().await.unwrap();
     // ...which never got an answer.
     assert!(!in_flight.is_finished() || !in_flight.await.unwrap().starts_with("HTTP/1.1 200"));
 }
@@ -267,6 +263,5 @@ async fn crud_search_and_chaos_work_over_the_wire() {
         json(&http, format!("{url}/openapi.json")).await["openapi"],
         "3.1.0"
     );
-    server.shutdown.cancel();
-    server.task.await.unwrap().unwrap();
+    server.stop().await.unwrap();
 }

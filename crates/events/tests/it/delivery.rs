@@ -116,7 +116,7 @@ async fn a_consumer_killed_mid_stream_loses_nothing_and_notifies_once_in_effect(
         "crash test: {} notifications, {duplicates} identical redeliveries",
         notes.len()
     );
-    producer.stop().await;
+    producer.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -166,7 +166,7 @@ async fn two_members_split_the_partitions_and_a_rebalance_loses_nothing() {
 
     // One member leaves while events keep coming; the other takes over every partition.
     acknowledged.extend(post_many(&producer.url, 30, 40).await);
-    b.stop().await;
+    b.stop().await.unwrap();
     acknowledged.extend(post_many(&producer.url, 40, 60).await);
     let a_url = a.url.clone();
     eventually(
@@ -190,8 +190,8 @@ async fn two_members_split_the_partitions_and_a_rebalance_loses_nothing() {
         "rebalance test: {} notifications, {duplicates} identical redeliveries",
         notes.len()
     );
-    a.stop().await;
-    producer.stop().await;
+    a.stop().await.unwrap();
+    producer.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -291,7 +291,7 @@ async fn an_event_id_sent_twice_is_notified_and_counted_once() {
         .await
         .unwrap();
     assert_eq!(stats["duplicates"], 1, "{stats}");
-    notifier.stop().await;
-    analytics.stop().await;
-    producer.stop().await;
+    notifier.stop().await.unwrap();
+    analytics.stop().await.unwrap();
+    producer.stop().await.unwrap();
 }

@@ -89,8 +89,8 @@ async fn poison_goes_to_the_dlq_with_provenance_and_the_partition_keeps_flowing(
         ids,
         vec![first["event_id"].clone(), after["event_id"].clone()]
     );
-    notifier.stop().await;
-    producer.stop().await;
+    notifier.stop().await.unwrap();
+    producer.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -136,7 +136,7 @@ async fn transient_failures_are_retried_until_they_succeed_or_dead_lettered() {
         .await
         .unwrap();
     assert!(stats["retries"].as_u64().unwrap() > 0, "{stats}");
-    notifier.stop().await;
+    notifier.stop().await.unwrap();
 
     // With every attempt failing, the event ends in the DLQ after exactly `max_attempts` attempts.
     let prefix = prefix_for_exhaustion(&prefix);
@@ -156,9 +156,9 @@ async fn transient_failures_are_retried_until_they_succeed_or_dead_lettered() {
     assert_eq!(dlq.len(), 1);
     assert_eq!(dlq[0].header("dlq-attempts"), Some("3"));
     assert!(dlq[0].header("dlq-error").unwrap().contains("injected"));
-    notifier.stop().await;
-    producer2.stop().await;
-    producer.stop().await;
+    notifier.stop().await.unwrap();
+    producer2.stop().await.unwrap();
+    producer.stop().await.unwrap();
 }
 
 fn prefix_for_exhaustion(base: &str) -> String {
@@ -265,8 +265,8 @@ async fn broker_outage_means_503_never_202_and_both_binaries_recover() {
             "{id} not notified: {notes:?}"
         );
     }
-    notifier.stop().await;
-    producer.stop().await;
+    notifier.stop().await.unwrap();
+    producer.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -330,6 +330,6 @@ async fn an_outage_while_writing_the_output_waits_for_the_broker_instead_of_dead
     )
     .await;
     assert!(dlq.is_empty(), "a broker outage is not poison: {dlq:?}");
-    notifier.stop().await;
-    producer.stop().await;
+    notifier.stop().await.unwrap();
+    producer.stop().await.unwrap();
 }

@@ -120,9 +120,9 @@ async fn an_accepted_event_becomes_a_notification_and_analytics() {
         let ready = client().get(format!("{url}/ready")).send().await.unwrap();
         assert_eq!(ready.status(), 200, "{name} not ready");
     }
-    notifier.stop().await;
-    analytics.stop().await;
-    producer.stop().await;
+    notifier.stop().await.unwrap();
+    analytics.stop().await.unwrap();
+    producer.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,5 +228,5 @@ async fn invalid_events_are_rejected_with_every_field_and_nothing_is_produced() 
         let expected = usize::from(kind == "updated");
         assert_eq!(records.len(), expected, "orders.{kind}: {records:?}");
     }
-    producer.stop().await;
+    producer.stop().await.unwrap();
 }

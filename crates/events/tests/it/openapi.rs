@@ -44,7 +44,7 @@ async fn the_consumer_admin_port_serves_exactly_the_documented_routes() {
     })
     .await;
     assert_eq!(problems, Vec::<String>::new());
-    consumer.shutdown.cancel();
+    consumer.cancel();
 }
 
 #[test]

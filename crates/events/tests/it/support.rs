@@ -1,7 +1,6 @@
 //! Test helpers: the shared broker, per-test topic prefixes, the two services started in-process (or
 //! as child processes, for crash tests), and a plain reader that collects what a topic holds.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -9,12 +8,11 @@ use common::args::{CommonArgs, LogFormat};
 use common::http::layers::HttpArgs;
 use events::config::{ConsumerConfig, KafkaArgs, ProducerConfig, Role};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+pub use testkit::server::client;
+use testkit::server::{Bound, Server};
 
-/// Partitions of every test topic.
-pub const PARTITIONS: i32 = 3;
+/// Partitions of every test topic (what the reader reads back).
+pub const PARTITIONS: i32 = testkit::kafka_reader::EVENTS_PARTITIONS;
 
 pub fn broker() -> &'static testkit::kafka::KafkaBroker {
     testkit::kafka::KafkaBroker::shared().unwrap()
@@ -46,44 +44,21 @@ fn common_args() -> CommonArgs {
     }
 }
 
-/// A service running in this process on 127.0.0.1:0.
-pub struct Service {
-    pub url: String,
-    pub shutdown: CancellationToken,
-    pub task: JoinHandle<anyhow::Result<()>>,
-}
-
-impl Service {
-    /// Graceful stop (SIGTERM path): drain, commit, flush.
-    pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-async fn listener() -> (TcpListener, SocketAddr) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    (l, addr)
-}
+/// A service running in this process on 127.0.0.1:0 (the one testkit harness); `stop()` is the
+/// SIGTERM path: drain, commit, flush.
+pub type Service = Server;
 
 pub async fn start_producer(brokers: &str, prefix: &str) -> Service {
-    let (l, addr) = listener().await;
+    let bound = Bound::new().await;
     let config = ProducerConfig {
-        listen_addr: addr,
+        listen_addr: bound.addr(),
         max_batch: 1000,
         kafka: kafka_args(brokers, prefix),
         http: HttpArgs::default(),
         common: common_args(),
         command: None,
     };
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(events::producer::run(config, l, shutdown.clone()));
-    Service {
-        url: format!("http://{addr}"),
-        shutdown,
-        task,
-    }
+    bound.serve(|listener, shutdown| events::producer::run(config, listener, shutdown))
 }
 
 /// Consumer settings tuned for tests: short sessions so rebalances take seconds, not minutes.
@@ -107,21 +82,7 @@ pub fn consumer_config(role: Role, brokers: &str, prefix: &str) -> ConsumerConfi
 }
 
 pub async fn start_consumer(config: ConsumerConfig) -> Service {
-    let (l, addr) = listener().await;
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(events::consumer::run(config, l, shutdown.clone()));
-    Service {
-        url: format!("http://{addr}"),
-        shutdown,
-        task,
-    }
-}
-
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    Server::start(|listener, shutdown| events::consumer::run(config, listener, shutdown)).await
 }
 
 /// A valid event body.
@@ -144,17 +105,8 @@ pub async fn post_ok(url: &str, body: &Value) -> Value {
     body
 }
 
-pub use testkit::kafka_reader::Record;
-
-/// Reads `topic` (all [`PARTITIONS`]) from the beginning until `done` holds or `timeout` passes.
-pub async fn read_topic(
-    brokers: &str,
-    topic: &str,
-    timeout: Duration,
-    done: impl Fn(&[Record]) -> bool + Send + 'static,
-) -> Vec<Record> {
-    testkit::kafka_reader::read_topic(brokers, topic, PARTITIONS, timeout, done).await
-}
+/// Topics are read back whole: every one of their [`PARTITIONS`].
+pub use testkit::kafka_reader::{Record, read_events_topic as read_topic};
 
 /// Waits until `check` passes, polling; panics with `what` after `timeout`.
 pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)

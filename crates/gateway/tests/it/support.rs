@@ -14,9 +14,8 @@ use common::args::{CommonArgs, LogFormat};
 use common::http::layers::HttpArgs;
 use gateway::config::{CacheArgs, Config};
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use testkit::server::Server;
+pub use testkit::server::client;
 
 /// Products in the test catalog (ids 1..=100).
 pub const PRODUCTS: u64 = 100;
@@ -25,8 +24,7 @@ pub const PRODUCTS: u64 = 100;
 pub struct Catalog {
     pub url: String,
     calls: Arc<Mutex<HashMap<String, u64>>>,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<()>>,
+    server: Option<Server>,
 }
 
 impl Catalog {
@@ -42,45 +40,40 @@ impl Catalog {
             rate_limit_per_second: 0,
             ..HttpArgs::default()
         };
-        let shutdown = CancellationToken::new();
         let calls: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
         let counter = Arc::clone(&calls);
-        let app = catalog::app(store, &http, shutdown.clone()).layer(middleware::from_fn(
-            move |req: Request, next: Next| {
-                let counter = Arc::clone(&counter);
-                async move {
-                    let path = req.uri().path().to_owned();
-                    if path != "/ready" && path != "/health" {
-                        let key = req
-                            .uri()
-                            .path_and_query()
-                            .map_or(path, |pq| pq.as_str().to_owned());
-                        *counter.lock().unwrap().entry(key).or_default() += 1;
-                        if !latency.is_zero() {
-                            tokio::time::sleep(latency).await;
+        let server = Server::start(move |listener, shutdown| {
+            let app = catalog::app(store, &http, shutdown.clone()).layer(middleware::from_fn(
+                move |req: Request, next: Next| {
+                    let counter = Arc::clone(&counter);
+                    async move {
+                        let path = req.uri().path().to_owned();
+                        if path != "/ready" && path != "/health" {
+                            let key = req
+                                .uri()
+                                .path_and_query()
+                                .map_or(path, |pq| pq.as_str().to_owned());
+                            *counter.lock().unwrap().entry(key).or_default() += 1;
+                            if !latency.is_zero() {
+                                tokio::time::sleep(latency).await;
+                            }
                         }
+                        next.run(req).await
                     }
-                    next.run(req).await
-                }
-            },
-        ));
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let token = shutdown.clone();
-        let task = tokio::spawn(async move {
+                },
+            ));
             axum::serve(
                 listener,
                 app.into_make_service_with_connect_info::<SocketAddr>(),
             )
-            .with_graceful_shutdown(token.cancelled_owned())
-            .await
-            .unwrap();
-        });
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .into_future()
+        })
+        .await;
         Self {
-            url,
+            url: server.url.clone(),
             calls,
-            shutdown,
-            task: Some(task),
+            server: Some(server),
         }
     }
 
@@ -101,9 +94,8 @@ impl Catalog {
 
     /// Stops catalog: its port refuses connections afterwards.
     pub async fn stop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(task) = self.task.take() {
-            task.await.unwrap();
+        if let Some(server) = self.server.take() {
+            server.stop().await.unwrap();
         }
     }
 }
@@ -139,10 +131,10 @@ pub fn config(redis_url: &str, catalog_url: &str, key_prefix: &str) -> Config {
     }
 }
 
-/// A gateway on 127.0.0.1:0, stopped when dropped.
+/// A gateway on 127.0.0.1:0 (the one testkit harness), stopped when dropped.
 pub struct Gateway {
     pub url: String,
-    shutdown: CancellationToken,
+    _server: Server,
 }
 
 impl Gateway {
@@ -161,22 +153,16 @@ impl Gateway {
 
     /// Starts a gateway without waiting for Redis (for tests where Redis is down).
     pub async fn start_unsubscribed(config: Config) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let shutdown = CancellationToken::new();
-        tokio::spawn(gateway::run(config, listener, shutdown.clone()));
-        Self { url, shutdown }
+        let server =
+            Server::start(|listener, shutdown| gateway::run(config, listener, shutdown)).await;
+        Self {
+            url: server.url.clone(),
+            _server: server,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        Reply::from(
-            client()
-                .get(format!("{}{path}", self.url))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await
+        fetch(&self.url(path)).await
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
@@ -189,12 +175,6 @@ impl Gateway {
 
     pub async fn stats(&self) -> Value {
         self.get("/cache/stats").await.json()
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }
 
@@ -245,23 +225,14 @@ impl Reply {
     }
 }
 
-pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+/// `GET url`, read completely.
+pub async fn fetch(url: &str) -> Reply {
+    Reply::from(client().get(url).send().await.unwrap()).await
 }
 
 /// catalog's own answer for a path, to compare bodies byte for byte.
 pub async fn direct(catalog: &Catalog, path: &str) -> Reply {
-    Reply::from(
-        client()
-            .get(format!("{}{path}", catalog.url))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
+    fetch(&format!("{}{path}", catalog.url)).await
 }
 
 /// A plain connection to Redis for assertions.

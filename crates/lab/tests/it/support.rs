@@ -107,18 +107,8 @@ pub fn count(v: &Value, key: &str) -> u64 {
     v.get(key).and_then(Value::as_u64).unwrap_or(0)
 }
 
-pub use testkit::kafka_reader::Record;
-
-/// Reads `topic` (3 partitions, the events default) from the beginning until `done` holds or
-/// `timeout` passes.
-pub async fn read_topic(
-    brokers: &str,
-    topic: &str,
-    timeout: Duration,
-    done: impl Fn(&[Record]) -> bool + Send + 'static,
-) -> Vec<Record> {
-    testkit::kafka_reader::read_topic(brokers, topic, 3, timeout, done).await
-}
+/// Topics are read back whole: all partitions of an events topic.
+pub use testkit::kafka_reader::{Record, read_events_topic as read_topic};
 
 /// `GET` a JSON document from a lab service.
 pub async fn get_json(url: &str) -> Value {

@@ -22,8 +22,9 @@ use tonic::{Code, Status};
 use crate::stats::{Outcome, StreamStats};
 
 /// Which RPC a step calls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Call {
     Login,
     Validate,
@@ -51,11 +52,11 @@ pub struct GrpcStep {
     pub hold: Duration,
 }
 
-fn default_user() -> String {
+pub fn default_user() -> String {
     "user-{rand:2:100:4}".into()
 }
 
-fn default_hold() -> Duration {
+pub fn default_hold() -> Duration {
     Duration::from_secs(10)
 }
 

@@ -27,7 +27,7 @@ use crate::stats::Outcome;
 /// One HTTP request template. `{rand:LO:HI}` in `url` or `body` becomes a seeded integer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpStep {
-    #[serde(default = "get")]
+    #[serde(default = "default_method")]
     pub method: String,
     pub url: String,
     /// JSON body, sent with `Content-Type: application/json`.
@@ -35,7 +35,7 @@ pub struct HttpStep {
     pub body: Option<String>,
 }
 
-fn get() -> String {
+pub fn default_method() -> String {
     "GET".into()
 }
 

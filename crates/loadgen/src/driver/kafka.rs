@@ -32,10 +32,10 @@ pub struct KafkaStep {
     pub customer_id: String,
 }
 
-fn default_order() -> String {
+pub fn default_order() -> String {
     "o-{rand:1:100000}".into()
 }
-fn default_customer() -> String {
+pub fn default_customer() -> String {
     "c-{rand:1:10000}".into()
 }
 

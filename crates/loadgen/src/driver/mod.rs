@@ -35,6 +35,27 @@ impl Request {
             Request::Http(_) | Request::Grpc(_) | Request::Kafka(_)
         )
     }
+
+    /// A step's `expect` as written, or — when it names nothing — this protocol's successes
+    /// (scenario files and ad-hoc runs alike).
+    pub fn expect_or_successes(&self, expect: Vec<String>) -> Vec<String> {
+        if expect.is_empty() {
+            self.successes().iter().map(|c| (*c).to_owned()).collect()
+        } else {
+            expect
+        }
+    }
+
+    /// The outcome classes that are this protocol's successes.
+    pub fn successes(&self) -> &'static [&'static str] {
+        match self {
+            Request::Http(_) => &["2xx"],
+            Request::Grpc(_) => &["OK"],
+            Request::Redis(_) => &["OK", "HIT", "MISS"],
+            Request::Sql(_) => &["sql:OK"],
+            Request::Kafka(_) => &["kafka:OK", "kafka:POISON"],
+        }
+    }
 }
 
 /// The clients, created once per run and shared by every in-flight request.

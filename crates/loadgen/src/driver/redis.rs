@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::stats::Outcome;
 
 /// Which command(s) a step sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
+#[value(rename_all = "lowercase")]
 pub enum Op {
     /// `GET key` → class `redis:HIT` or `redis:MISS` (both successes).
     Get,
@@ -50,16 +51,16 @@ pub struct RedisStep {
     pub ttl: Duration,
 }
 
-fn default_key() -> String {
+pub fn default_key() -> String {
     "mop:loadgen:{rand:1:1000}".into()
 }
-fn default_size() -> usize {
+pub fn default_size() -> usize {
     64
 }
-fn default_count() -> usize {
+pub fn default_count() -> usize {
     10
 }
-fn default_ttl() -> Duration {
+pub fn default_ttl() -> Duration {
     Duration::from_secs(60)
 }
 

@@ -14,8 +14,9 @@ use sqlx::postgres::PgPoolOptions;
 use crate::stats::Outcome;
 
 /// The query shapes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
 pub enum Query {
     /// One order with its items (one JOIN); `arg` = order id.
     OrderById,
@@ -49,10 +50,10 @@ pub struct SqlStep {
     pub pool: u32,
 }
 
-fn default_arg() -> String {
+pub fn default_arg() -> String {
     "{rand:1:1000}".into()
 }
-fn default_pool() -> u32 {
+pub fn default_pool() -> u32 {
     10
 }
 

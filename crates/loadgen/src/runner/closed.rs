@@ -15,7 +15,7 @@ use tokio::task::LocalSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Plan, Sent, arrival_rng, pick, send};
+use super::{Loop, Plan, Sent, arrival_rng, pick, send};
 use crate::driver::Drivers;
 use crate::stats::{LocalRecorder, Recorder};
 
@@ -24,14 +24,15 @@ const FLUSH: Duration = Duration::from_millis(250);
 
 /// Starts the threads; each answers once, `true` if all its workers finished before the drain
 /// deadline (`false` if it gave up on in-flight requests or was cancelled).
-pub(super) fn spawn(
-    plan: &Plan,
-    drivers: &Drivers,
-    recorder: &Arc<Recorder>,
-    start: Instant,
-    cancel: &CancellationToken,
-    concurrency: usize,
-) -> Vec<oneshot::Receiver<bool>> {
+pub(super) fn spawn(run: &Loop<'_>, concurrency: usize) -> Vec<oneshot::Receiver<bool>> {
+    let Loop {
+        plan,
+        drivers,
+        recorder,
+        start,
+        cancel,
+        ..
+    } = *run;
     let concurrency = concurrency.max(1);
     let threads = std::thread::available_parallelism()
         .map_or(1, std::num::NonZero::get)

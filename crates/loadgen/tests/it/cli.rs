@@ -49,7 +49,8 @@ async fn run_live(args: &[&str], live: Live) -> loadgen::report::Report {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scenario_file_runs_to_a_passing_report() {
-    let (addr, seen) = support::start().await;
+    let (server, seen) = support::start().await;
+    let addr = server.addr;
     let dir = std::env::temp_dir().join(format!("loadgen-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("mini.yaml");
@@ -112,7 +113,8 @@ async fn a_scenario_file_runs_to_a_passing_report() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_breached_threshold_fails_the_report() {
-    let (addr, _) = support::start().await;
+    let (server, _) = support::start().await;
+    let addr = server.addr;
     let dir = std::env::temp_dir().join(format!("loadgen-cli-b-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("boom.yaml");
@@ -143,7 +145,8 @@ async fn a_breached_threshold_fails_the_report() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bar_path_runs_to_the_same_report() {
-    let (addr, seen) = support::start().await;
+    let (server, seen) = support::start().await;
+    let addr = server.addr;
     let url = format!("http://{addr}/ok");
     let args = [
         "loadgen",
@@ -165,7 +168,8 @@ async fn the_bar_path_runs_to_the_same_report() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_terminal_the_binary_logs_plain_progress_lines() {
-    let (addr, _) = support::start().await;
+    let (server, _) = support::start().await;
+    let addr = server.addr;
     let url = format!("http://{addr}/ok");
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))

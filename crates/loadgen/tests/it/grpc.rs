@@ -8,21 +8,6 @@ use loadgen::runner::{Mode, Plan, Step, run};
 use loadgen::schedule::{Arrivals, Schedule, Segment};
 use tokio_util::sync::CancellationToken;
 
-async fn start_auth() -> (String, CancellationToken) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let server = auth::Auth::new(
-        &auth::Config::for_tests(20),
-        auth::Clock::default(),
-        shutdown.clone(),
-    )
-    .await
-    .unwrap();
-    tokio::spawn(server.serve(listener));
-    (format!("http://{addr}"), shutdown)
-}
-
 fn step(name: &str, weight: u32, grpc: GrpcStep, expect: &[&str]) -> Step {
     Step {
         name: name.into(),
@@ -34,7 +19,8 @@ fn step(name: &str, weight: u32, grpc: GrpcStep, expect: &[&str]) -> Step {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_call_succeeds_and_bad_passwords_are_expected_errors() {
-    let (addr, shutdown) = start_auth().await;
+    let auth = crate::support::auth(20).await;
+    let addr = auth.url.clone();
     let g = |call, username: &str, password: Option<&str>| GrpcStep {
         addr: addr.clone(),
         call,
@@ -101,12 +87,13 @@ async fn every_call_succeeds_and_bad_passwords_are_expected_errors() {
     );
     assert!(bad.expected_errors.contains_key("grpc:UNAUTHENTICATED"));
     assert!(r.steps[5].ok > 0, "streams were opened and held");
-    shutdown.cancel();
+    auth.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn held_streams_count_messages_and_report_messages_per_second() {
-    let (addr, shutdown) = start_auth().await;
+    let auth = crate::support::auth(20).await;
+    let addr = auth.url.clone();
     let g = |call, username: &str| GrpcStep {
         addr: addr.clone(),
         call,
@@ -169,12 +156,13 @@ async fn held_streams_count_messages_and_report_messages_per_second() {
         "no stream block for plain calls"
     );
     assert!(report.table().contains("messages on"));
-    shutdown.cancel();
+    auth.cancel();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_closed_model_drives_grpc_too() {
-    let (addr, shutdown) = start_auth().await;
+    let auth = crate::support::auth(20).await;
+    let addr = auth.url.clone();
     let validate = GrpcStep {
         addr,
         call: Call::Validate,
@@ -199,5 +187,5 @@ async fn the_closed_model_drives_grpc_too() {
         s.ok
     );
     assert_eq!((s.unexpected(), s.ok, r.abandoned), (0, r.planned[0], 0));
-    shutdown.cancel();
+    auth.cancel();
 }

@@ -14,6 +14,7 @@ use loadgen::driver::http::HttpStep;
 use loadgen::driver::{Drivers, Request};
 use loadgen::runner::{Mode, Plan, RunResult, Step, run};
 use loadgen::schedule::{Arrivals, Schedule, Segment};
+use testkit::server::Server;
 use tokio_util::sync::CancellationToken;
 
 /// What the server saw, checked request by request.
@@ -45,26 +46,31 @@ async fn echo(
     }
 }
 
-async fn start() -> (SocketAddr, Arc<Seen>) {
+async fn start() -> (Server, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = Router::new()
-        .route("/echo", post(echo))
-        // Every response ends its connection, so every request after the first per worker finds
-        // its kept connection closed.
-        .route(
-            "/close",
-            get(
-                |State((seen, _)): State<(Arc<Seen>, SocketAddr)>| async move {
-                    seen.requests.fetch_add(1, Ordering::SeqCst);
-                    ([(header::CONNECTION, "close")], "bye")
-                },
-            ),
-        )
-        .with_state((Arc::clone(&seen), addr));
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (addr, seen)
+    let state = Arc::clone(&seen);
+    let server = Server::start(|listener, shutdown| {
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new()
+            .route("/echo", post(echo))
+            // Every response ends its connection, so every request after the first per worker finds
+            // its kept connection closed.
+            .route(
+                "/close",
+                get(
+                    |State((seen, _)): State<(Arc<Seen>, SocketAddr)>| async move {
+                        seen.requests.fetch_add(1, Ordering::SeqCst);
+                        ([(header::CONNECTION, "close")], "bye")
+                    },
+                ),
+            )
+            .with_state((state, addr));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .into_future()
+    })
+    .await;
+    (server, seen)
 }
 
 fn plan(mode: Mode, http: HttpStep, expect: &str) -> Plan {
@@ -95,7 +101,8 @@ const OPEN: Mode = Mode::Open {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn posts_carry_host_content_type_traceparent_and_a_templated_body() {
-    let (addr, seen) = start().await;
+    let (server, seen) = start().await;
+    let addr = server.addr;
     let step = HttpStep {
         method: "POST".into(),
         url: format!("http://{addr}/echo"),
@@ -114,7 +121,8 @@ async fn posts_carry_host_content_type_traceparent_and_a_templated_body() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_the_server_closes_are_reopened_without_errors() {
-    let (addr, seen) = start().await;
+    let (server, seen) = start().await;
+    let addr = server.addr;
     let step = HttpStep {
         method: "GET".into(),
         url: format!("http://{addr}/close"),
@@ -209,7 +217,8 @@ async fn a_keep_alive_connection_dropped_while_idle_is_retried_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_over_the_timeout_is_io_timeout_and_the_next_uses_a_new_connection() {
     // The support server stalls its first /stall request for 1 s; the rest answer at once.
-    let (addr, seen) = crate::support::start().await;
+    let (server, seen) = crate::support::start().await;
+    let addr = server.addr;
     let step = HttpStep {
         method: "GET".into(),
         url: format!("http://{addr}/stall"),

@@ -13,22 +13,27 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use tokio_util::sync::CancellationToken;
 
-const PARTITIONS: i32 = 3;
+pub const PARTITIONS: i32 = 3;
+
+/// Creates `topic` with [`PARTITIONS`] partitions, as the lab's topics have.
+pub async fn create_topic(brokers: &str, topic: &str) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let new = NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1));
+    admin
+        .create_topics([&new], &AdminOptions::new())
+        .await
+        .unwrap();
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_and_planned_poison_reach_the_topic() {
     let broker = testkit::kafka::KafkaBroker::shared().unwrap();
     let brokers = broker.bootstrap().to_owned();
     let topic = format!("lg{}.orders.created", std::process::id());
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &brokers)
-        .create()
-        .unwrap();
-    let new = NewTopic::new(&topic, PARTITIONS, TopicReplication::Fixed(1));
-    admin
-        .create_topics([&new], &AdminOptions::new())
-        .await
-        .unwrap();
+    create_topic(&brokers, &topic).await;
 
     let step = Step {
         name: "order created".into(),

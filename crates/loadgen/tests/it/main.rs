@@ -1,5 +1,7 @@
-//! Integration tests for `loadgen`: the runner against real HTTP servers on loopback.
+//! Integration tests for `loadgen`: the runner, the drivers and the CLI against real servers and
+//! backends on loopback.
 
+mod adhoc;
 mod cli;
 mod grpc;
 mod http;

@@ -41,7 +41,8 @@ fn plan(rate: f64, secs: u64, steps: Vec<Step>, workers: usize) -> Plan {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_exactly_the_planned_number_of_requests() {
-    let (addr, seen) = support::start().await;
+    let (server, seen) = support::start().await;
+    let addr = server.addr;
     let p = plan(
         100.0,
         2,
@@ -69,7 +70,8 @@ async fn sends_exactly_the_planned_number_of_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expected_errors_are_kept_apart_from_unexpected_ones() {
-    let (addr, seen) = support::start().await;
+    let (server, seen) = support::start().await;
+    let addr = server.addr;
     let steps = vec![
         step("ok", 3, format!("http://{addr}/ok"), &["2xx"]),
         step("missing", 1, format!("http://{addr}/missing"), &["404"]),
@@ -104,7 +106,8 @@ async fn expected_errors_are_kept_apart_from_unexpected_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stall_shows_in_latency_from_intended_time_but_not_from_send_time() {
-    let (addr, _) = support::start().await;
+    let (server, _) = support::start().await;
+    let addr = server.addr;
     // One worker, like one connection: while the server stalls for 1 s, later arrivals queue in the
     // generator. Measured from their send time they are fast; a user would have waited up to 1 s.
     let p = plan(
@@ -134,7 +137,8 @@ async fn a_stall_shows_in_latency_from_intended_time_but_not_from_send_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_queue_drops_and_counts_instead_of_slowing_the_schedule() {
-    let (addr, _) = support::start().await;
+    let (server, _) = support::start().await;
+    let addr = server.addr;
     let mut p = plan(
         100.0,
         3,
@@ -158,7 +162,8 @@ async fn a_full_queue_drops_and_counts_instead_of_slowing_the_schedule() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_mode_runs_back_to_back_for_the_duration() {
-    let (addr, seen) = support::start().await;
+    let (server, seen) = support::start().await;
+    let addr = server.addr;
     let mut p = plan(
         1.0,
         1,
@@ -182,7 +187,8 @@ async fn closed_mode_runs_back_to_back_for_the_duration() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_closed_run_stops_and_keeps_what_it_recorded() {
-    let (addr, seen) = support::start().await;
+    let (server, seen) = support::start().await;
+    let addr = server.addr;
     let mut p = plan(
         1.0,
         600,

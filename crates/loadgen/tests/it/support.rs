@@ -1,6 +1,6 @@
-//! A small real HTTP server for the runner tests: fixed statuses, and a route that stalls once.
+//! Servers for loadgen's tests, all on the one testkit harness: a small real HTTP server (fixed
+//! statuses, a route that stalls once) and the real auth service.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -9,6 +9,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use testkit::server::{Bound, Server};
 
 /// Counters kept by the server itself, so tests check what really arrived.
 #[derive(Debug, Default)]
@@ -18,7 +19,8 @@ pub struct Seen {
     stalled: AtomicBool,
 }
 
-pub async fn start() -> (SocketAddr, Arc<Seen>) {
+/// The HTTP server and what it counts; it stops when the [`Server`] is dropped.
+pub async fn start() -> (Server, Arc<Seen>) {
     let seen = Arc::new(Seen::default());
     let app = Router::new()
         .route("/ok", get(|| async { "ok" }))
@@ -39,10 +41,27 @@ pub async fn start() -> (SocketAddr, Arc<Seen>) {
             count,
         ))
         .with_state(Arc::clone(&seen));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (addr, seen)
+    let server = Server::start(|listener, shutdown| {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .into_future()
+    })
+    .await;
+    (server, seen)
+}
+
+/// The real auth service with `users` demo users and cheap hashing (loadgen talks to it only over
+/// the wire, as in the lab). Its users are hashed before it serves.
+pub async fn auth(users: u32) -> Server {
+    let bound = Bound::new().await;
+    let auth = auth::Auth::new(
+        &auth::Config::for_tests(users),
+        auth::Clock::default(),
+        bound.shutdown(),
+    )
+    .await
+    .unwrap();
+    bound.serve(|listener, _| auth.serve(listener))
 }
 
 async fn count(

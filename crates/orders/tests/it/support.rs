@@ -7,21 +7,14 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::PgConnection;
 use testkit::postgres::{PgServer, TestDb};
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use testkit::server::Server;
 
-/// A running service and its database.
+/// A running service (the one testkit harness; stopped when dropped) and its database.
 pub struct Service {
     pub base: String,
     pub client: reqwest::Client,
     pub db: TestDb,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    _server: Server,
 }
 
 /// A fresh database on the shared server.
@@ -46,15 +39,12 @@ pub async fn start_with(db: TestDb, tune: impl FnOnce(&mut Config)) -> Service {
     config.no_migrate = true;
     config.http.rate_limit_per_second = 0;
     tune(&mut config);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(orders::run(config, listener, shutdown.clone()));
+    let server = Server::start(|listener, shutdown| orders::run(config, listener, shutdown)).await;
     Service {
-        base,
-        client: reqwest::Client::new(),
+        base: server.url.clone(),
+        client: server.client().clone(),
         db,
-        shutdown,
+        _server: server,
     }
 }
 
