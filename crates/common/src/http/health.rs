@@ -50,7 +50,9 @@ impl Health {
 
     /// For services without backends: ready until shutdown starts.
     pub fn always_ready(shutdown: CancellationToken) -> Self {
-        Self::new(shutdown, || async { Ok::<(), std::convert::Infallible>(()) })
+        Self::new(shutdown, || async {
+            Ok::<(), std::convert::Infallible>(())
+        })
     }
 }
 
