@@ -26,6 +26,10 @@ test:
 dashboards:
     cd grafana && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npx tsx src/generate.ts
 
+# Only the docs' checks: links and anchors, OBI names, recipes, runs= blocks, panel titles, config quotes.
+test-docs:
+    cargo test -p lab --locked --test it docs::
+
 # Only the dashboards' checks: generator output, Grafana's schema, PromQL names, a real Prometheus on a fixture.
 test-dashboards:
     cargo test -p lab --locked --test it dashboards
