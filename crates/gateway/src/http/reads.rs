@@ -22,7 +22,7 @@ pub const BATCH_MAX: usize = 100;
 
 /// Read one product (catalog's body and ETag, byte for byte).
 #[utoipa::path(get, path = "/products/{id}", tag = "products",
-    params(("id" = u64, Path, description = "Product id"),
+    params(("id" = u64, Path, description = "Product id", maximum = 18446744073709551615_u64),
            ("If-None-Match" = Option<String>, Header, description = "ETag(s) the client already has")),
     responses(
         (status = 200, description = "The product; `X-Cache: HIT|MISS|BYPASS`"),

@@ -86,7 +86,7 @@ pub async fn create(
 
 /// Replace a product (forwarded to catalog with `If-Match`).
 #[utoipa::path(put, path = "/products/{id}", tag = "products",
-    params(("id" = u64, Path, description = "Product id"),
+    params(("id" = u64, Path, description = "Product id", maximum = 18446744073709551615_u64),
            ("If-Match" = Option<String>, Header, description = "Forwarded to catalog")),
     request_body(content = ProductInput, content_type = "application/json", description = "catalog's product input, forwarded unchanged"),
     responses(
@@ -108,7 +108,7 @@ pub async fn replace(
 
 /// Delete a product (forwarded to catalog with `If-Match`).
 #[utoipa::path(delete, path = "/products/{id}", tag = "products",
-    params(("id" = u64, Path, description = "Product id")),
+    params(("id" = u64, Path, description = "Product id", maximum = 18446744073709551615_u64)),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The id is not a non-negative integer", body = Problem, content_type = "application/problem+json"),
