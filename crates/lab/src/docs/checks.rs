@@ -388,3 +388,20 @@ fn not_contained(
         _ => Some(path),
     }
 }
+
+/// Every ```` ```promql ```` block parses and uses only names the dashboards may use, each label on a
+/// metric that carries it — the same check as the dashboards' queries ([`Catalog::check`]).
+pub fn promql_blocks(docs: &[Doc], catalog: &Catalog) -> Vec<String> {
+    let mut problems = Vec::new();
+    for doc in docs {
+        for b in markdown::parse(&doc.text).blocks {
+            if b.lang() != "promql" {
+                continue;
+            }
+            for p in catalog.check(&b.body) {
+                problems.push(format!("{}:{}: {p}", doc.rel, b.line));
+            }
+        }
+    }
+    problems
+}

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use lab::dashboards::names::Catalog;
 use lab::docs::checks::{
-    command_blocks, config_quotes, just_recipes, links, metric_names, panel_titles, recipes,
-    run_here,
+    command_blocks, config_quotes, just_recipes, links, metric_names, panel_titles, promql_blocks,
+    recipes, run_here,
 };
 use lab::docs::markdown::{anchors, parse, slug};
 use lab::docs::{Doc, load_all};
@@ -169,4 +169,25 @@ fn docs_config_quotes_match_the_files_they_quote() {
         config_quotes(&[probe("routes:\n  patterns: [/nope]\n")]).len(),
         1
     );
+}
+
+#[test]
+fn docs_promql_blocks_parse_and_use_known_names() {
+    let catalog = Catalog::load().unwrap();
+    let all = docs();
+    let blocks = all
+        .iter()
+        .flat_map(|d| parse(&d.text).blocks)
+        .filter(|b| b.lang() == "promql")
+        .count();
+    assert!(
+        blocks >= 3,
+        "expected the guides' PromQL blocks, found {blocks}"
+    );
+    assert_none("PromQL blocks", promql_blocks(&all, &catalog));
+    let probe = Doc {
+        rel: "probe.md".into(),
+        text: "```promql\nsum(rate(rpc_server_call_duration_seconds_count{rpc_grpc_status_code=\"0\"}[5m]))\n```\n".into(),
+    };
+    assert_eq!(promql_blocks(&[probe], &catalog).len(), 1);
 }
