@@ -12,19 +12,23 @@ import? 'just/events.just'
 default:
     @just --list
 
-# Run every test: the workspace's tests (incl. the whole-lab end-to-end and fault drills), the catalog
-# API fuzzing, and a generic gRPC client against auth.
+# Run every test: the workspace's tests (incl. the whole-lab end-to-end and fault drills), the API
+# fuzzing of every REST service, and a generic gRPC client against auth.
 test:
     # The lab tests run the service and loadgen binaries from target/debug: build them fresh first.
     cargo build --workspace --bins --locked
     cargo test --workspace --locked
-    just fuzz-catalog
+    just fuzz
     just grpc-generic
     just check-nix
 
 # Regenerate grafana/dashboards/*.json from their TypeScript definitions in grafana/src (commit the result).
 dashboards:
     cd grafana && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npx tsx src/generate.ts
+
+# Only the docs' checks: links and anchors, OBI names, recipes, runs= blocks, panel titles, config quotes.
+test-docs:
+    cargo test -p lab --locked --test it docs::
 
 # Only the dashboards' checks: generator output, Grafana's schema, PromQL names, a real Prometheus on a fixture.
 test-dashboards:
@@ -44,9 +48,10 @@ fmt:
 run-catalog *ARGS:
     LOG_FORMAT=${LOG_FORMAT:-pretty} cargo run -p catalog --bin catalog -- {{ARGS}}
 
-# Fuzz the catalog from its own OpenAPI document with Schemathesis (fails on 5xx or undocumented responses).
-fuzz-catalog:
-    scripts/fuzz-catalog.sh
+# Fuzz every REST service of a local lab (PostgreSQL, Redis, broker behind them) from its own OpenAPI
+# document with Schemathesis (fails on 5xx or undocumented responses); e.g. `just fuzz orders`.
+fuzz *SERVICES:
+    scripts/fuzz.sh {{SERVICES}}
 
 # Drive auth with a generic gRPC client that learns the API from server reflection (Python grpcio).
 grpc-generic:

@@ -6,7 +6,8 @@ Cargo.lock so they cannot silently rot. Exit 1 with every violation listed.
 - plaintext: no TLS stack (rustls, native-tls, openssl) anywhere;
 - services never depend on each other (dev-dependencies for tests are allowed);
 - loadgen depends only on common and proto among the workspace crates;
-- common knows no database, cache or broker client.
+- common knows no database, cache or broker client;
+- only orders among the services uses sqlx, and besides it only testkit, lab and loadgen (its SQL driver).
 """
 
 import json
@@ -16,6 +17,7 @@ import sys
 SERVICES = {"catalog", "auth", "orders", "gateway", "events"}
 FORBIDDEN_ANYWHERE = ("opentelemetry", "rustls", "native-tls", "openssl", "openssl-sys", "tokio-rustls")
 BACKEND_CLIENTS = {"sqlx", "redis", "rdkafka", "tokio-postgres", "postgres"}
+SQLX_USERS = {"orders", "testkit", "lab", "loadgen"}
 
 meta = json.loads(subprocess.check_output(["cargo", "metadata", "--format-version", "1", "--locked"]))
 members = {p["id"]: p for p in meta["packages"] if p["id"] in meta["workspace_members"]}
@@ -39,6 +41,9 @@ for pkg in members.values():
         problems.append(f"service {pkg['name']} depends on service(s) {sorted(internal & SERVICES)}")
     if pkg["name"] == "loadgen" and internal - {"common", "proto"}:
         problems.append(f"loadgen depends on {sorted(internal - {'common', 'proto'})} (only common and proto allowed)")
+    all_kinds = {d["name"] for d in pkg["dependencies"]}
+    if "sqlx" in all_kinds and pkg["name"] not in SQLX_USERS:
+        problems.append(f"{pkg['name']} depends on sqlx (only {sorted(SQLX_USERS)} may)")
     if pkg["name"] == "common" and normal & BACKEND_CLIENTS:
         problems.append(f"common depends on backend client(s) {sorted(normal & BACKEND_CLIENTS)}")
 

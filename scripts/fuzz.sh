@@ -12,6 +12,8 @@ command -v python3 >/dev/null || { echo "python3 not found (it counts the reques
 services=("$@")
 [ ${#services[@]} -gt 0 ] || services=(catalog orders gateway events-producer)
 state=$(mktemp -d "${TMPDIR:-/tmp}/mop-fuzz.XXXXXX")
+# As root the lab runs PostgreSQL as `postgres`, which must reach into the state folder (mktemp's is 0700).
+chmod 755 "$state"
 lab() { LAB_STATE_DIR="$state" target/debug/lab "$@"; }
 # The services inherit the lab's environment: REQUEST_TIMEOUT=1s makes /slow's documented 503 fast;
 # RATE_LIMIT_PER_SECOND=0 keeps the fuzzer's bursts from being answered with 429s only. A small data set
@@ -32,7 +34,7 @@ source "$state/lab.env"
 seed=${SEED:-1}
 declare -A url=([catalog]=$CATALOG_URL [orders]=$ORDERS_URL [gateway]=$GATEWAY_URL [events-producer]=$EVENTS_URL)
 # Per operation at most this many cases: ≥ 1 000 requests per service (events-producer has 2 operations).
-declare -A examples=([catalog]=100 [orders]=100 [gateway]=100 [events-producer]=400)
+declare -A examples=([catalog]=100 [orders]=100 [gateway]=100 [events-producer]=500)
 # One Schemathesis run; its requests are counted from the HAR report.
 run() {
   local name=$1 har="$state/$1-$RANDOM.har"; shift

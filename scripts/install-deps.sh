@@ -83,7 +83,7 @@ if ! command -v zizmor >/dev/null; then
   log "installing zizmor"
   pip install -q zizmor==1.32.0
 fi
-# Schemathesis fuzzes the catalog's API from its OpenAPI document (pinned: its checks evolve).
+# Schemathesis fuzzes every REST service from its own OpenAPI document (pinned: its checks evolve).
 if ! command -v st >/dev/null || ! st --version 2>/dev/null | grep -q '4.32.5'; then
   log "installing schemathesis"
   pip install -q schemathesis==4.32.5

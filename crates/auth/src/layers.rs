@@ -10,12 +10,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, HeaderValue, Request, Response};
+use http::{HeaderMap, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use tonic::{Code, Status};
 
-/// Metadata key carrying the request id, accepted from the client or generated, always echoed back.
-pub const X_REQUEST_ID: &str = "x-request-id";
+/// Metadata key carrying the request id, accepted from the client or generated, always echoed back
+/// (the rule is common's, shared with every HTTP service).
+pub const X_REQUEST_ID: &str = common::request_id::NAME;
 
 /// Adds [`Observe`] to a service.
 #[derive(Debug, Clone, Copy, Default)]
@@ -75,14 +76,7 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let start = Instant::now();
         let headers = request.headers();
-        let request_id = headers
-            .get(X_REQUEST_ID)
-            .filter(|v| acceptable_request_id(v))
-            .cloned()
-            .unwrap_or_else(|| {
-                HeaderValue::from_str(&uuid::Uuid::new_v4().simple().to_string())
-                    .unwrap_or(HeaderValue::from_static("invalid"))
-            });
+        let request_id = common::request_id::accept_or_generate(headers);
         let trace_id = headers
             .get("traceparent")
             .and_then(|v| v.to_str().ok())
@@ -133,13 +127,6 @@ where
 fn status_code(headers: &HeaderMap) -> Option<Code> {
     let value = headers.get("grpc-status")?.to_str().ok()?;
     Some(Code::from_i32(value.parse().ok()?))
-}
-
-/// A client-supplied id is kept if it is short printable ASCII; anything else is replaced, so a
-/// hostile value cannot bloat or corrupt our logs.
-fn acceptable_request_id(value: &HeaderValue) -> bool {
-    let bytes = value.as_bytes();
-    !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(u8::is_ascii_graphic)
 }
 
 /// What the access-log line needs, carried until the response body ends.
@@ -251,6 +238,8 @@ impl<B> Drop for ObservedBody<B> {
 
 #[cfg(test)]
 mod tests {
+    use http::HeaderValue;
+
     use super::*;
 
     fn timeout(v: &'static str) -> Option<Duration> {

@@ -34,6 +34,32 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// A flags struct with nothing given: clap's own `default_value`s, which stay the one place a default
+/// is written (so `Default` impls, test configs and `--help` cannot disagree). The environment is
+/// ignored on purpose: a default must not depend on where the test runs.
+///
+/// Panics if `T` has a flag without a default — a programming error, caught by the unit test of each
+/// `Default` impl built on this.
+pub fn defaults<T: clap::Args + clap::FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("defaults"))
+        .mut_args(|arg| arg.env(None::<&'static str>));
+    command
+        .try_get_matches_from(["defaults"])
+        .and_then(|matches| T::from_arg_matches(&matches))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{} has a flag without a default: {e}",
+                std::any::type_name::<T>()
+            )
+        })
+}
+
+impl Default for CommonArgs {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
 /// Parses a human duration such as `10s`, `250ms` or `1m 30s`, for clap `value_parser`s.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
@@ -43,6 +69,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn defaults_are_claps_and_ignore_the_environment() {
+        let args = CommonArgs::default();
+        assert_eq!(args.log_format, LogFormat::Json);
+        assert_eq!(args.shutdown_grace, Duration::from_secs(10));
+    }
 
     #[test]
     fn durations_parse_in_human_units() {

@@ -158,29 +158,46 @@ impl OrderEvent {
     }
 
     /// Decodes a record read from Kafka with the intake's rules; the error says why it is poison.
-    pub fn decode(payload: Option<&[u8]>) -> Result<Self, String> {
-        let payload = payload.ok_or("empty payload")?;
-        let value: Value = serde_json::from_slice(payload).map_err(|e| format!("not JSON: {e}"))?;
+    pub fn decode(payload: Option<&[u8]>) -> Result<Self, Poison> {
+        let payload = payload.ok_or(Poison::Empty)?;
+        let value: Value = serde_json::from_slice(payload)?;
         // A stored event always has both defaults filled in; their absence is a foreign record.
         if value.get("event_id").is_none_or(Value::is_null)
             || value.get("occurred_at").is_none_or(Value::is_null)
         {
-            return Err("not an order event: event_id and occurred_at are required".into());
+            return Err(Poison::Foreign);
         }
-        Self::from_json(&value).map_err(|errors| {
-            let fields: Vec<String> = errors
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect();
-            format!("invalid order event: {}", fields.join("; "))
-        })
+        Self::from_json(&value).map_err(Poison::Invalid)
     }
+}
+
+/// Why a record read from Kafka is not an order event; it goes to the DLQ with this as its reason.
+#[derive(Debug, thiserror::Error)]
+pub enum Poison {
+    #[error("empty payload")]
+    Empty,
+    #[error("not JSON: {0}")]
+    NotJson(#[from] serde_json::Error),
+    #[error("not an order event: event_id and occurred_at are required")]
+    Foreign,
+    #[error("invalid order event: {}", fields(.0))]
+    Invalid(Vec<FieldError>),
+}
+
+fn fields(errors: &[FieldError]) -> String {
+    let fields: Vec<String> = errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect();
+    fields.join("; ")
 }
 
 /// Identifiers may be given as a non-empty string or a non-negative integer (orders uses integers).
 fn identifier(value: Option<&Value>, field: &str, errors: &mut Vec<FieldError>) -> Option<String> {
     let id = match value {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= MAX_ID_LEN => Some(s.clone()),
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= MAX_ID_LEN => {
+            Some(s.clone())
+        }
         Some(Value::Number(n)) => n.as_u64().map(|n| n.to_string()),
         _ => None,
     };

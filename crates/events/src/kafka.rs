@@ -225,19 +225,27 @@ pub async fn ensure_topics(args: &KafkaArgs, shutdown: &CancellationToken) -> an
     }
 }
 
+/// Why the readiness check failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NotReady {
+    #[error("kafka broker unreachable: {0}")]
+    Broker(#[from] KafkaError),
+    #[error("readiness check failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
 /// Asks the broker for cluster metadata: the readiness check of both binaries. librdkafka's call
 /// blocks, so it runs on the blocking pool.
-pub async fn check_broker(producer: &Producer) -> Result<(), String> {
+pub async fn check_broker(producer: &Producer) -> Result<(), NotReady> {
     let producer = producer.current();
     tokio::task::spawn_blocking(move || {
         producer
             .client()
             .fetch_metadata(None, Duration::from_secs(2))
             .map(|_| ())
-            .map_err(|e| format!("kafka broker unreachable: {e}"))
     })
-    .await
-    .map_err(|e| format!("readiness check failed: {e}"))?
+    .await??;
+    Ok(())
 }
 
 /// Appends a UTF-8 header.

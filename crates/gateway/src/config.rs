@@ -128,23 +128,9 @@ pub struct CacheArgs {
 }
 
 impl Default for CacheArgs {
+    /// The flags' own defaults (see [`common::args::defaults`]).
     fn default() -> Self {
-        Self {
-            key_prefix: "gw".into(),
-            item_ttl: Duration::from_secs(60),
-            list_ttl: Duration::from_secs(15),
-            search_ttl: Duration::from_secs(10),
-            negative_ttl: Duration::from_secs(5),
-            ttl_jitter_percent: 10,
-            l1_capacity: 10_000,
-            l1_ttl: Duration::from_secs(5),
-            redis_response_timeout: Duration::from_millis(250),
-            redis_connect_timeout: Duration::from_millis(500),
-            breaker_threshold: 3,
-            breaker_cooldown: Duration::from_secs(2),
-            upstream_timeout: Duration::from_secs(3),
-            fetch_concurrency: 16,
-        }
+        common::args::defaults()
     }
 }
 

@@ -11,6 +11,7 @@
 //! - [`dashboards`] — checks of the Grafana dashboards (grafana/) that need no Grafana server.
 //! - [`scenarios`] — the troubleshooting scenarios (`lab scenario`): faults as data, with the
 //!   signal OBI must show and the panel that shows it.
+//! - [`docs`] — checks that keep README.md and docs/ true: links, anchors, OBI names, recipes.
 //! - [`soak`] — `just soak`: the local lab under `mixed` for minutes, memory and fds sampled.
 //! - [`cmd`] — the one way to run an external command and to wait for a condition.
 //! - [`cli`] — the `lab` binary's commands.
@@ -18,6 +19,7 @@
 pub mod cli;
 pub mod cmd;
 pub mod dashboards;
+pub mod docs;
 pub mod kind;
 pub mod local;
 pub mod manifests;

@@ -97,13 +97,11 @@ impl std::fmt::Debug for DbArgs {
 }
 
 impl DbArgs {
-    /// Settings for tests and embedding: `url` with the defaults above.
+    /// Settings for tests and embedding: `url` with the flags' defaults.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             database_url: url.into(),
-            db_max_connections: 10,
-            db_acquire_timeout: Duration::from_millis(500),
-            db_statement_timeout: Duration::from_secs(5),
+            ..common::args::defaults()
         }
     }
 }
@@ -114,13 +112,7 @@ impl Config {
         Self {
             listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             db: DbArgs::new(database_url),
-            no_migrate: false,
-            http: HttpArgs::default(),
-            common: CommonArgs {
-                log_format: common::args::LogFormat::Json,
-                shutdown_grace: Duration::from_secs(10),
-            },
-            command: None,
+            ..common::args::defaults()
         }
     }
 }

@@ -21,29 +21,15 @@ async fn main() -> anyhow::Result<()> {
     orders::run(config, listener, shutdown).await
 }
 
-/// `orders seed`: migrate, load the data set, report what was done (a CLI, so it may print).
+/// `orders seed`: the work is [`orders::seed::run`]; a CLI may print what it did.
 #[allow(clippy::print_stdout)]
 async fn seed(config: &Config, args: &orders::config::SeedArgs) -> anyhow::Result<()> {
-    let db = orders::db::Db::new(&config.db)?;
-    orders::MIGRATOR
-        .run(&db.pool)
-        .await
-        .context("migrations failed")?;
-    let mut conn = db
-        .pool
-        .acquire()
-        .await
-        .context("cannot connect to the database")?;
-    let start = std::time::Instant::now();
-    let s = orders::seed::seed(&mut conn, args.customers, args.orders, args.random_seed).await?;
+    let (s, took) = orders::seed::run(&config.db, args).await?;
     match s.already_seeded {
         true => println!("already seeded; nothing to do"),
         false => println!(
-            "seeded {} customers, {} orders, {} items in {:.1?}",
-            s.customers,
-            s.orders,
-            s.items,
-            start.elapsed()
+            "seeded {} customers, {} orders, {} items in {took:.1?}",
+            s.customers, s.orders, s.items
         ),
     }
     Ok(())

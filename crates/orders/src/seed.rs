@@ -9,9 +9,29 @@
 //! Idempotent: everything runs in one transaction under an advisory lock, and a data set whose
 //! marker customer (`seed-0000001@…`) already exists is left alone.
 
+use anyhow::Context;
 use sqlx::{Connection, PgConnection};
 
+use crate::config::{DbArgs, SeedArgs};
 use crate::error::Result;
+
+/// `orders seed` from start to end: connect, migrate, load (unless already loaded). Returns what
+/// was done and how long it took, for the binary to report.
+pub async fn run(db: &DbArgs, args: &SeedArgs) -> anyhow::Result<(Summary, std::time::Duration)> {
+    let db = crate::db::Db::new(db)?;
+    crate::MIGRATOR
+        .run(&db.pool)
+        .await
+        .context("migrations failed")?;
+    let mut conn = db
+        .pool
+        .acquire()
+        .await
+        .context("cannot connect to the database")?;
+    let start = std::time::Instant::now();
+    let summary = seed(&mut conn, args.customers, args.orders, args.random_seed).await?;
+    Ok((summary, start.elapsed()))
+}
 
 /// What `seed` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

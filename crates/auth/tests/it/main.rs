@@ -3,6 +3,7 @@
 //! the way). Cheap argon2 parameters keep each server's start-up to milliseconds.
 
 mod bad_input;
+mod client_cli;
 mod deadlines;
 mod reflection;
 mod rotation;

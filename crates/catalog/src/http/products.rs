@@ -134,7 +134,7 @@ pub async fn list(
 
 /// Read one product. Send `If-None-Match` with a previous `ETag` to get a 304 when it has not changed.
 #[utoipa::path(get, path = "/products/{id}", tag = "products",
-    params(("id" = u64, Path, description = "Product id"),
+    params(("id" = u64, Path, description = "Product id", maximum = 18446744073709551615_u64),
            ("If-None-Match" = Option<String>, Header, description = "ETag(s) the client already has")),
     responses(
         (status = 200, description = "The product", body = ProductBody,
@@ -187,7 +187,7 @@ pub async fn create(
 /// Replace a product. Send `If-Match` with the `ETag` you read to avoid overwriting someone else's change.
 /// A stale `If-Match` is a 412 whatever the body (preconditions come first, RFC 9110 §13.2.1).
 #[utoipa::path(put, path = "/products/{id}", tag = "products",
-    params(("id" = u64, Path, description = "Product id"),
+    params(("id" = u64, Path, description = "Product id", maximum = 18446744073709551615_u64),
            ("If-Match" = Option<String>, Header, description = "Only update if the current ETag is one of these (or `*`)")),
     request_body(content = ProductInput, content_type = "application/json"),
     responses(
@@ -225,7 +225,7 @@ pub async fn replace(
 
 /// Delete a product. Honours `If-Match` like `PUT`.
 #[utoipa::path(delete, path = "/products/{id}", tag = "products",
-    params(("id" = u64, Path, description = "Product id"),
+    params(("id" = u64, Path, description = "Product id", maximum = 18446744073709551615_u64),
            ("If-Match" = Option<String>, Header, description = "Only delete if the current ETag is one of these (or `*`)")),
     responses(
         (status = 204, description = "Deleted"),

@@ -31,26 +31,35 @@ pub struct Health {
 }
 
 impl Health {
-    /// `check` returns `Err(reason)` when a backend the service needs is unreachable.
-    pub fn new<F, Fut>(shutdown: CancellationToken, check: F) -> Self
+    /// `check` returns an error (its message becomes the 503's detail) when a backend the service
+    /// needs is unreachable.
+    pub fn new<F, Fut, E>(shutdown: CancellationToken, check: F) -> Self
     where
         F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), String>> + Send + 'static,
+        Fut: Future<Output = Result<(), E>> + Send + 'static,
+        E: std::fmt::Display,
     {
         Self {
             shutdown,
-            check: Arc::new(move || Box::pin(check())),
+            check: Arc::new(move || {
+                let check = check();
+                Box::pin(async move { check.await.map_err(|e| e.to_string()) })
+            }),
         }
     }
 
     /// For services without backends: ready until shutdown starts.
     pub fn always_ready(shutdown: CancellationToken) -> Self {
-        Self::new(shutdown, || async { Ok(()) })
+        Self::new(shutdown, || async {
+            Ok::<(), std::convert::Infallible>(())
+        })
     }
 }
 
-/// Body of a successful probe.
+/// Body of a successful probe. (Named `Probe` in the document: a service's own `Status` schema — orders'
+/// order status — must not be shadowed by, or shadow, this one when the documents are merged.)
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Probe)]
 pub struct Status {
     /// `ok` for liveness, `ready` for readiness.
     #[schema(example = "ok")]

@@ -40,13 +40,9 @@ pub struct HttpArgs {
 }
 
 impl Default for HttpArgs {
+    /// The flags' own defaults (see [`crate::args::defaults`]).
     fn default() -> Self {
-        Self {
-            request_timeout: Duration::from_secs(10),
-            body_limit: 64 * 1024,
-            rate_limit_per_second: 1000,
-            rate_limit_burst: 2000,
-        }
+        crate::args::defaults()
     }
 }
 
@@ -172,4 +168,20 @@ fn rate_limited(wait: Duration) -> Response {
     .with_type(types::RATE_LIMITED)
     .with_retry_after(wait)
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_flags_defaults() {
+        let args = HttpArgs::default();
+        assert_eq!(args.request_timeout, Duration::from_secs(10));
+        assert_eq!(args.body_limit, 64 * 1024);
+        assert_eq!(
+            (args.rate_limit_per_second, args.rate_limit_burst),
+            (1000, 2000)
+        );
+    }
 }

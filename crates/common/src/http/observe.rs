@@ -10,13 +10,13 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use http::{HeaderName, HeaderValue};
+use http::HeaderValue;
 use tracing::Instrument;
 
 use crate::trace_context;
 
 /// Header carrying the request id, accepted from the client or generated, and always echoed back.
-pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub use crate::request_id::HEADER as X_REQUEST_ID;
 
 /// The request id of the current request, for handlers that want to log or return it.
 #[derive(Debug, Clone)]
@@ -37,15 +37,7 @@ where
     Fut: Future<Output = Response>,
 {
     let start = Instant::now();
-    let request_id = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .filter(|v| acceptable_request_id(v))
-        .cloned()
-        .unwrap_or_else(|| {
-            let id = uuid::Uuid::new_v4().simple().to_string();
-            HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid"))
-        });
+    let request_id = crate::request_id::accept_or_generate(req.headers());
     let trace_id = req
         .headers()
         .get("traceparent")
@@ -79,28 +71,4 @@ where
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), request_id);
     response
-}
-
-/// A client-supplied id is kept if it is short printable ASCII; anything else (empty, huge, control
-/// characters) is replaced, so a hostile header cannot bloat or corrupt our logs.
-fn acceptable_request_id(value: &HeaderValue) -> bool {
-    let bytes = value.as_bytes();
-    !bytes.is_empty() && bytes.len() <= 128 && bytes.iter().all(|b| b.is_ascii_graphic())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_ids_are_bounded_printable_ascii() {
-        assert!(acceptable_request_id(&HeaderValue::from_static("abc-123")));
-        assert!(!acceptable_request_id(&HeaderValue::from_static("")));
-        assert!(!acceptable_request_id(&HeaderValue::from_static(
-            "has space"
-        )));
-        assert!(!acceptable_request_id(
-            &HeaderValue::from_str(&"x".repeat(129)).unwrap()
-        ));
-    }
 }

@@ -62,7 +62,7 @@ async fn handle(shared: &Shared, message: &OwnedMessage) -> bool {
     let event = match OrderEvent::decode(message.payload()) {
         Ok(event) => event,
         // Poison is not retried: decoding it again gives the same answer.
-        Err(error) => return dead_letter(shared, message, &error, 1).await,
+        Err(poison) => return dead_letter(shared, message, &poison.to_string(), 1).await,
     };
     let mut attempt = 1;
     let mut unavailable = 0u32;

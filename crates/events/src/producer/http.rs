@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use common::http::extract::Json;
 use common::http::{FieldError, Problem};
 use http::{HeaderMap, StatusCode};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::{Accepted, Intake};
 use crate::error::Error;
-use crate::event::OrderEvent;
+use crate::event::{EventType, OrderEvent};
 
 #[derive(OpenApi)]
 #[openapi(info(
@@ -30,6 +30,66 @@ pub(super) fn api() -> OpenApiRouter<Intake> {
         .routes(routes!(post_event))
         .routes(routes!(post_batch))
 }
+
+/// The body of `POST /events` (documentation type: [`OrderEvent::from_json`] validates the raw JSON
+/// value, so every bad field is reported at once).
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct EventInput {
+    /// Idempotency key; a fresh UUID when absent. A client retrying after a 503 sends the same one.
+    #[schema(pattern = r"^[0-9a-fA-F]{8}(-?[0-9a-fA-F]{4}){3}-?[0-9a-fA-F]{12}$")]
+    event_id: Option<String>,
+    #[serde(rename = "type")]
+    event_type: EventType,
+    #[schema(value_type = Identifier)]
+    order_id: Value,
+    #[schema(value_type = Identifier)]
+    customer_id: Value,
+    /// Order total (≥ 0, at most 2 decimals).
+    #[schema(minimum = 0, maximum = 1000000000000.0, multiple_of = 0.01)]
+    total: f64,
+    /// At most 100 lines.
+    #[schema(max_items = 100)]
+    items: Option<Vec<ItemInput>>,
+    /// When it happened (RFC 3339); now when absent.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    occurred_at: Option<String>,
+}
+
+/// One line of an event.
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ItemInput {
+    #[schema(value_type = Identifier)]
+    sku: Value,
+    #[schema(minimum = 1, maximum = 10000)]
+    quantity: u32,
+    /// ≥ 0, at most 2 decimals.
+    #[schema(minimum = 0, maximum = 1000000000000.0, multiple_of = 0.01)]
+    price: f64,
+}
+
+/// An identifier: a non-blank string of at most 64 characters, or a non-negative integer (orders
+/// uses integers). Written by hand because it is a `oneOf`.
+pub struct Identifier;
+
+impl utoipa::PartialSchema for Identifier {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let text = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(64))
+            .pattern(Some(r"\S"));
+        let number = ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(u64::MAX as f64));
+        OneOfBuilder::new().item(text).item(number).into()
+    }
+}
+
+impl ToSchema for Identifier {}
 
 /// One entry of a batch answer, in request order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,7 +124,7 @@ fn traceparent(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Accept one order event.
-#[utoipa::path(post, path = "/events", tag = "events", request_body = Object,
+#[utoipa::path(post, path = "/events", tag = "events", request_body = EventInput,
     responses(
         (status = 202, description = "Acknowledged by the broker", body = Accepted),
         (status = 422, description = "Invalid fields (every one listed); nothing was produced", body = Problem, content_type = "application/problem+json"),
@@ -90,16 +150,25 @@ async fn post_event(
 #[utoipa::path(post, path = "/events/batch", tag = "events", request_body = Vec<Object>,
     responses(
         (status = 200, description = "Per-event results (202 / 422 / 503 each)", body = BatchAnswer),
-        (status = 422, description = "Not a JSON array, or more events than the batch limit", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a JSON array of objects, or more events than the batch limit", body = Problem, content_type = "application/problem+json"),
     ))]
 async fn post_batch(
     State(intake): State<Intake>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Result<Json<BatchAnswer>, Error> {
+    // Each object is judged on its own (a 422 in its result); something that is not an object at
+    // all makes the whole batch malformed.
     let Value::Array(items) = body else {
         return Err(Error::invalid("body", "must be a JSON array of events"));
     };
+    let not_objects: Vec<FieldError> = (items.iter().enumerate())
+        .filter(|(_, item)| !item.is_object())
+        .map(|(i, _)| FieldError::new(format!("body[{i}]"), "must be a JSON object"))
+        .collect();
+    if !not_objects.is_empty() {
+        return Err(Error::Validation(not_objects));
+    }
     if items.len() > intake.max_batch {
         return Err(Error::invalid(
             "body",

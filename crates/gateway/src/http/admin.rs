@@ -20,8 +20,10 @@ pub const WARM_MAX: u64 = 1000;
 #[into_params(parameter_in = Query)]
 pub struct WarmParams {
     /// First id.
+    #[param(maximum = 18446744073709551615_u64)]
     from: u64,
     /// Last id (inclusive); at most 1000 ids per call.
+    #[param(maximum = 18446744073709551615_u64)]
     to: u64,
 }
 
@@ -58,7 +60,7 @@ pub async fn warm(
 
 /// Drop one product from every cache level on every replica (`DEL` + `PUBLISH`).
 #[utoipa::path(delete, path = "/cache/products/{id}", tag = "cache",
-    params(("id" = u64, Path, description = "Product id")),
+    params(("id" = u64, Path, description = "Product id", maximum = 18446744073709551615_u64)),
     responses(
         (status = 204, description = "Invalidated"),
         (status = 400, description = "The id is not a non-negative integer", body = Problem, content_type = "application/problem+json"),

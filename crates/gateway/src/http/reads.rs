@@ -22,7 +22,7 @@ pub const BATCH_MAX: usize = 100;
 
 /// Read one product (catalog's body and ETag, byte for byte).
 #[utoipa::path(get, path = "/products/{id}", tag = "products",
-    params(("id" = u64, Path, description = "Product id"),
+    params(("id" = u64, Path, description = "Product id", maximum = 18446744073709551615_u64),
            ("If-None-Match" = Option<String>, Header, description = "ETag(s) the client already has")),
     responses(
         (status = 200, description = "The product; `X-Cache: HIT|MISS|BYPASS`"),
@@ -59,8 +59,10 @@ pub async fn get_one(
 #[into_params(parameter_in = Query)]
 pub struct Paging {
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<u64>,
     /// Items per page, 1–100.
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<u64>,
 }
 
@@ -86,17 +88,25 @@ pub async fn list(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
-    /// Text in the name or description.
+    /// Text in the name or description (at most 200 characters).
+    #[param(max_length = 200)]
     q: Option<String>,
-    /// Only this category.
+    /// Only this category (one of catalog's ten).
+    #[param(
+        pattern = "^(books|electronics|home|garden|toys|sports|clothing|beauty|grocery|automotive)$"
+    )]
     category: Option<String>,
     /// Lowest price, inclusive.
+    #[param(minimum = 0)]
     min_price: Option<f64>,
-    /// Highest price, inclusive.
+    /// Highest price, inclusive; must not be below `min_price`.
+    #[param(minimum = 0)]
     max_price: Option<f64>,
     /// Page number, from 1.
+    #[param(minimum = 1, maximum = 1000000)]
     page: Option<u64>,
     /// Items per page, 1–100.
+    #[param(minimum = 1, maximum = 100)]
     per_page: Option<u64>,
 }
 
@@ -128,6 +138,7 @@ pub async fn search(
 #[into_params(parameter_in = Query)]
 pub struct BatchParams {
     /// Comma-separated product ids, 1 to 100 of them (duplicates are answered once).
+    #[param(pattern = r"^\s*[0-9]{1,19}\s*(,\s*[0-9]{1,19}\s*){0,99}$")]
     ids: String,
 }
 

@@ -10,14 +10,47 @@ use axum::response::Response;
 use common::http::Problem;
 use common::http::extract::Path;
 use http::{HeaderMap, HeaderValue, Method, header};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::AppState;
 use crate::error::Error;
 use crate::upstream::WriteAnswer;
 
+/// catalog's product input, which the gateway forwards unchanged (documentation type: catalog
+/// validates it; the gateway documents it so its own document is complete).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ProductInput {
+    /// 1–200 characters, not only whitespace.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "Sturdy Lamp"
+    )]
+    name: String,
+    /// Optional, at most 2000 characters.
+    #[schema(max_length = 2000)]
+    description: Option<String>,
+    /// 0 to 1 000 000, at most 2 decimals.
+    #[schema(minimum = 0, maximum = 1000000, multiple_of = 0.01, example = 19.99)]
+    price: f64,
+    /// 0 to 1 000 000 000.
+    #[schema(minimum = 0, maximum = 1000000000)]
+    stock: u64,
+    /// One of catalog's ten categories.
+    #[schema(
+        pattern = "^(books|electronics|home|garden|toys|sports|clothing|beauty|grocery|automotive)$",
+        example = "books"
+    )]
+    category: String,
+}
+
 /// Create a product (forwarded to catalog).
 #[utoipa::path(post, path = "/products", tag = "products",
-    request_body(content = Object, content_type = "application/json", description = "catalog's product input, forwarded unchanged"),
+    request_body(content = ProductInput, content_type = "application/json", description = "catalog's product input, forwarded unchanged"),
     responses(
         (status = 201, description = "Created: catalog's body, `Location` and `ETag`"),
         (status = 400, description = "Malformed JSON (from catalog)", body = Problem, content_type = "application/problem+json"),
@@ -53,9 +86,9 @@ pub async fn create(
 
 /// Replace a product (forwarded to catalog with `If-Match`).
 #[utoipa::path(put, path = "/products/{id}", tag = "products",
-    params(("id" = u64, Path, description = "Product id"),
+    params(("id" = u64, Path, description = "Product id", maximum = 18446744073709551615_u64),
            ("If-Match" = Option<String>, Header, description = "Forwarded to catalog")),
-    request_body(content = Object, content_type = "application/json", description = "catalog's product input, forwarded unchanged"),
+    request_body(content = ProductInput, content_type = "application/json", description = "catalog's product input, forwarded unchanged"),
     responses(
         (status = 200, description = "Replaced: catalog's body and new `ETag`"),
         (status = 400, description = "Malformed JSON or id", body = Problem, content_type = "application/problem+json"),
@@ -75,7 +108,7 @@ pub async fn replace(
 
 /// Delete a product (forwarded to catalog with `If-Match`).
 #[utoipa::path(delete, path = "/products/{id}", tag = "products",
-    params(("id" = u64, Path, description = "Product id")),
+    params(("id" = u64, Path, description = "Product id", maximum = 18446744073709551615_u64)),
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The id is not a non-negative integer", body = Problem, content_type = "application/problem+json"),

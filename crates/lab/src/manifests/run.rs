@@ -302,6 +302,9 @@ fn sandbox_script(launch: &Launch) -> String {
            mount -o remount,bind,ro \"$mp\"\n\
          done < /proc/self/mountinfo\n",
     );
+    // Open the program before the emptyDirs go on: a checkout under /tmp (CI's, say) would be hidden
+    // by a container's /tmp emptyDir, and the process execs it through this descriptor instead.
+    s.push_str("exec 3<\"$1\"\nshift\n");
     for (path, limit) in &launch.empty_dirs {
         let size = limit.map_or_else(String::new, |b| format!(",size={b}"));
         s.push_str(&format!(
@@ -314,7 +317,7 @@ fn sandbox_script(launch: &Launch) -> String {
     s.push_str("cd /\n");
     s.push_str(&format!(
         "exec setpriv --reuid={} --regid={} --clear-groups --no-new-privs --inh-caps=-all \
-         --bounding-set=-all -- \"$@\"\n",
+         --bounding-set=-all -- /proc/self/fd/3 \"$@\"\n",
         launch.uid, launch.gid
     ));
     s

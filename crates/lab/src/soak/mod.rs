@@ -3,6 +3,7 @@
 //! arrivals, and < 10 % RSS growth between the first and the last minute at full rate. A benchmark,
 //! not a test: it takes ten minutes by default and its figures go to docs/quality.md.
 
+pub mod probe;
 pub mod sample;
 
 use std::fmt::Write as _;
@@ -138,40 +139,17 @@ impl SoakReport {
 /// Starts a lab on free ports in `state_dir`, runs `loadgen run mixed` against it while sampling
 /// every service, stops the lab, and reports.
 pub async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
-    let lab = Lab::start(LabOptions {
-        plan: Plan {
-            ports: Ports::free()?,
-            state_dir: options.state_dir.clone(),
-            bin_dir: options.bin_dir.clone(),
-            env_overrides: Vec::new(),
-        },
-        seed_customers: 10_000,
-        seed_orders: 100_000,
-        ready_timeout: Duration::from_secs(60),
-    })
-    .await
-    .context("the lab did not start")?;
+    let lab = start_lab(&options.bin_dir, &options.state_dir).await?;
 
     let report_path = options.state_dir.join("soak-loadgen.json");
-    let progress = std::fs::File::create(options.state_dir.join("soak-loadgen.log"))?;
-    let mut loadgen = tokio::process::Command::new(options.bin_dir.join("loadgen"))
-        .args([
-            "run",
-            "mixed",
-            "--rate",
-            &options.rate.to_string(),
-            "--duration",
-        ])
-        .arg(format!("{}s", options.duration.as_secs()))
-        .arg("--out")
-        .arg(&report_path)
-        .envs(lab.plan.client_env())
-        .env("LOG_FORMAT", "json")
-        .stdout(Stdio::from(progress.try_clone()?))
-        .stderr(Stdio::from(progress))
-        .kill_on_drop(true)
-        .spawn()
-        .context("start loadgen (cargo build --release --workspace --bins)")?;
+    let mut loadgen = spawn_loadgen(
+        &lab,
+        &options.bin_dir,
+        options.rate,
+        options.duration,
+        &report_path,
+        &options.state_dir.join("soak-loadgen.log"),
+    )?;
 
     let pids: Vec<(&'static str, u32)> = lab
         .services()
@@ -243,6 +221,50 @@ pub async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
     })
 }
 
+/// Starts `loadgen run mixed` at `rate` for `duration` against `lab`, its output to `log`.
+pub(crate) fn spawn_loadgen(
+    lab: &Lab,
+    bin_dir: &std::path::Path,
+    rate: f64,
+    duration: Duration,
+    report: &std::path::Path,
+    log: &std::path::Path,
+) -> anyhow::Result<tokio::process::Child> {
+    let progress = std::fs::File::create(log)?;
+    tokio::process::Command::new(bin_dir.join("loadgen"))
+        .args(["run", "mixed", "--rate", &rate.to_string(), "--duration"])
+        .arg(format!("{}s", duration.as_secs()))
+        .arg("--out")
+        .arg(report)
+        .envs(lab.plan.client_env())
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::from(progress.try_clone()?))
+        .stderr(Stdio::from(progress))
+        .kill_on_drop(true)
+        .spawn()
+        .context("start loadgen (cargo build --release --workspace --bins)")
+}
+
+/// Starts a lab on free ports in `state_dir` from the binaries in `bin_dir`.
+pub(crate) async fn start_lab(
+    bin_dir: &std::path::Path,
+    state_dir: &std::path::Path,
+) -> anyhow::Result<Lab> {
+    Lab::start(LabOptions {
+        plan: Plan {
+            ports: Ports::free()?,
+            state_dir: state_dir.to_owned(),
+            bin_dir: bin_dir.to_owned(),
+            env_overrides: Vec::new(),
+        },
+        seed_customers: 10_000,
+        seed_orders: 100_000,
+        ready_timeout: Duration::from_secs(60),
+    })
+    .await
+    .context("the lab did not start")
+}
+
 /// `lab soak`'s flags.
 #[derive(Debug, clap::Args)]
 pub struct SoakArgs {
@@ -259,6 +281,10 @@ pub struct SoakArgs {
     /// Folder with the service binaries (default: next to this `lab` binary).
     #[arg(long, env = "LAB_BIN_DIR")]
     pub bin_dir: Option<PathBuf>,
+    /// Instead of soaking: find the rate the lab sustains — 30 s of `mixed` at each of these peak
+    /// rates (comma-separated) against one lab, one table row each.
+    #[arg(long, value_delimiter = ',')]
+    pub probe_rates: Vec<f64>,
 }
 
 /// `lab soak`: runs, prints the table, writes the samples as JSON, fails when a goal is missed.
@@ -271,6 +297,17 @@ pub async fn main(args: SoakArgs, state_dir: PathBuf) -> anyhow::Result<()> {
     };
     let state_dir = state_dir.join(format!("soak-{}", std::process::id()));
     std::fs::create_dir_all(&state_dir)?;
+    if !args.probe_rates.is_empty() {
+        let rows = probe::run(
+            &bin_dir,
+            &state_dir,
+            &args.probe_rates,
+            Duration::from_secs(30),
+        )
+        .await?;
+        print!("{}", probe::table(&rows));
+        return Ok(());
+    }
     println!(
         "soak: mixed at {} req/s for {} min, sampling every {} s; state in {}",
         args.rate,

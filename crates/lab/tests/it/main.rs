@@ -4,6 +4,7 @@
 //! dashboards checked with real tools; the dependency policy.
 
 mod dashboards;
+mod docs;
 mod e2e;
 mod faults;
 mod kind_plan;

@@ -111,3 +111,34 @@ fn a_licence_off_the_allow_list_fails_the_check() {
     assert!(!ok, "cargo deny passed without MIT allowed:\n{out}");
     assert!(out.contains("rejected"), "{out}");
 }
+
+#[test]
+fn every_ignored_advisory_has_a_reason_and_an_expiry_still_ahead() {
+    let text = std::fs::read_to_string(root().join("deny.toml")).unwrap();
+    let policy: toml_edit::DocumentMut = text.parse().expect("deny.toml parses");
+    let ignores = policy["advisories"]["ignore"]
+        .as_array()
+        .expect("deny.toml has an [advisories] ignore list");
+    let today = chrono::Utc::now().date_naive();
+    for entry in ignores {
+        let table = entry
+            .as_inline_table()
+            .expect("each ignore is { id, reason }");
+        let id = table.get("id").and_then(|v| v.as_str()).expect("an id");
+        let reason = table
+            .get("reason")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let until = reason
+            .split("until ")
+            .nth(1)
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok())
+            .unwrap_or_else(|| {
+                panic!("{id}: its reason names no expiry (\"until YYYY-MM-DD\"): {reason:?}")
+            });
+        assert!(
+            until > today,
+            "{id}: ignored until {until}, which has passed (today {today}): look at it again"
+        );
+    }
+}

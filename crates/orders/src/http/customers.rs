@@ -22,11 +22,21 @@ use crate::store::orders::{self as order_store, Item};
 /// Body of `POST /customers`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewCustomer {
-    /// 1 to 200 characters (surrounding spaces are trimmed).
-    #[schema(example = "Ada Lovelace")]
+    /// 1 to 200 characters, no control characters (surrounding spaces are trimmed).
+    #[schema(
+        example = "Ada Lovelace",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^\s*[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*\s*$"
+    )]
     pub name: String,
-    /// A unique address; stored lower-case.
-    #[schema(example = "ada@example.com")]
+    /// A unique address (`local@domain`, 3 to 320 characters); stored lower-case.
+    #[schema(
+        example = "ada@example.com",
+        min_length = 3,
+        max_length = 320,
+        pattern = r"^\s*[^\s@\x00-\x1F\x7F-\x9F]+@[^\s@\x00-\x1F\x7F-\x9F]+\s*$"
+    )]
     pub email: String,
 }
 
@@ -165,9 +175,11 @@ pub enum Strategy {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CustomerOrdersQuery {
-    /// 1-based page number (default 1).
+    /// 1-based page number (default 1, at most 10000).
+    #[param(minimum = 1, maximum = 10000)]
     pub page: Option<u32>,
     /// Orders per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
     /// `items` embeds each order's items.
     #[param(inline)]
@@ -240,8 +252,10 @@ pub async fn orders(
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// Case-insensitive substring of the email (1 to 100 characters; `%` and `_` match literally).
+    #[param(min_length = 1, max_length = 100)]
     pub email_contains: String,
     /// At most this many customers (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -282,8 +296,10 @@ pub struct LookupQuery {
     /// Exact email (case-insensitive). Give this or `email_prefix`.
     pub email: Option<String>,
     /// Email prefix (case-insensitive, 1 to 100 characters).
+    #[param(min_length = 1, max_length = 100)]
     pub email_prefix: Option<String>,
     /// At most this many customers (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 

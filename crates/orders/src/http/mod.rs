@@ -88,8 +88,10 @@ async fn require_schema(State(db): State<Db>, req: Request, next: Next) -> Respo
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1-based page number (default 1, at most 10000).
+    #[param(minimum = 1, maximum = 10000)]
     pub page: Option<u32>,
     /// Results per page (default 20, 1 to 100).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 

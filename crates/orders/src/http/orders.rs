@@ -24,21 +24,47 @@ const MAX_QUANTITY: i64 = 10_000;
 /// Body of `POST /orders`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewOrder {
+    #[schema(minimum = 1)]
     pub customer_id: i64,
     /// 1 to 100 lines.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<NewItemDto>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewItemDto {
     /// Positive product id.
+    #[schema(minimum = 1)]
     pub product_id: i64,
     /// 1 to 10000.
+    #[schema(minimum = 1, maximum = 10000)]
     pub quantity: i64,
     /// Unit price: a non-negative decimal with at most 2 decimals, as a number or a string.
-    #[schema(value_type = String, example = "19.99")]
+    #[schema(value_type = PriceInput)]
     pub price: serde_json::Value,
 }
+
+/// How a client may write a price: `"19.99"` or `19.99`, ≥ 0 with at most 2 decimals (documentation
+/// type, written by hand because it is a `oneOf`: [`parse_cents`] reads the raw JSON value).
+pub struct PriceInput;
+
+impl utoipa::PartialSchema for PriceInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let text = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^\s*[0-9]{1,10}(\.[0-9]{0,2})?\s*$"))
+            .examples(["19.99"]);
+        let number = ObjectBuilder::new()
+            .schema_type(Type::Number)
+            .minimum(Some(0))
+            .maximum(Some(9_999_999_999.99))
+            .multiple_of(Some(0.01));
+        OneOfBuilder::new().item(text).item(number).into()
+    }
+}
+
+impl ToSchema for PriceInput {}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ItemDto {

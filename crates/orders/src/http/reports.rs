@@ -15,6 +15,7 @@ use crate::money::format_cents;
 #[into_params(parameter_in = Query)]
 pub struct TopQuery {
     /// How many customers (default 10, 1 to 100).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
@@ -61,6 +62,7 @@ pub async fn top_customers(
 #[into_params(parameter_in = Query)]
 pub struct DailyQuery {
     /// How many days back, today included (default 30, 1 to 366).
+    #[param(minimum = 1, maximum = 366)]
     pub days: Option<u32>,
 }
 

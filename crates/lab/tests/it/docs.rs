@@ -1,0 +1,193 @@
+//! The docs cannot rot (issue 17): README.md and docs/*.md checked against the repository — links and
+//! anchors, OBI metric and label names against the pinned list the dashboards use, `just` recipes
+//! against `just --summary`, command blocks against the `runs=` convention (lab::docs), the
+//! `runs=here` blocks run, and README's index against the docs folder.
+
+use std::time::Duration;
+
+use lab::dashboards::names::Catalog;
+use lab::docs::checks::{
+    command_blocks, config_quotes, just_recipes, links, metric_names, panel_titles, promql_blocks,
+    recipes, run_here,
+};
+use lab::docs::markdown::{anchors, parse, slug};
+use lab::docs::{Doc, load_all};
+
+fn docs() -> Vec<Doc> {
+    load_all().unwrap()
+}
+
+fn assert_none(what: &str, problems: Vec<String>) {
+    assert!(
+        problems.is_empty(),
+        "{what}: {} problem(s)\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn docs_slugs_follow_github_rules() {
+    // Cases GitHub renders (checked against headings of this repo's docs on github.com's rules).
+    assert_eq!(slug("HTTP (`mop-http`)"), "http-mop-http");
+    assert_eq!(
+        slug("How the manifests are tested (`just test-manifests`, part of `just test`)"),
+        "how-the-manifests-are-tested-just-test-manifests-part-of-just-test"
+    );
+    assert_eq!(slug("Scenario 2: slow query"), "scenario-2-slow-query");
+    assert_eq!(slug("Sent vs seen — OBI's view"), "sent-vs-seen--obis-view");
+    assert_eq!(
+        slug("[Links](x.md) keep *their* text"),
+        "links-keep-their-text"
+    );
+    let text = "# Usage\n\n```sh\n# not a heading\n```\n## Usage\n";
+    assert_eq!(anchors(&parse(text)), ["usage", "usage-1"]);
+}
+
+#[test]
+fn docs_links_and_anchors_resolve() {
+    assert_none("links", links(&docs()));
+}
+
+#[test]
+fn docs_links_check_catches_a_broken_link_and_anchor() {
+    let bad = Doc {
+        rel: "docs/x.md".into(),
+        text: "[a](nope.md) [b](catalog.md#no-such-heading) [c](catalog.md#api) [d](#top)\n# Top\n"
+            .into(),
+    };
+    let p = links(&[bad]);
+    assert_eq!(p.len(), 2, "{p:#?}");
+    assert!(p[0].contains("nope.md") && p[1].contains("#no-such-heading"));
+}
+
+#[test]
+fn docs_name_only_obi_metrics_and_labels_of_the_pinned_version() {
+    let catalog = Catalog::load().unwrap();
+    assert_none("OBI names", metric_names(&docs(), &catalog));
+    // The check itself: an unknown name and an unmarked old name are findings; a marked one is not.
+    let probe = Doc {
+        rel: "probe.md".into(),
+        text: "`http_server_duration_seconds`\n`rpc_grpc_status_code`\n\
+               old names, do not use: `rpc_grpc_status_code`\n`rpc_method` `db_client_operation_duration_seconds_bucket`\n"
+            .into(),
+    };
+    let p = metric_names(&[probe], &catalog);
+    assert_eq!(p.len(), 2, "{p:#?}");
+}
+
+#[test]
+fn docs_name_only_existing_just_recipes() {
+    let known = just_recipes().unwrap();
+    assert!(known.contains("up") && known.contains("dev"), "{known:?}");
+    assert_none("recipes", recipes(&docs(), &known));
+    let probe = Doc {
+        rel: "probe.md".into(),
+        text:
+            "Run `just no-such-recipe` or `just <recipe>`.\n```sh\ncd x && just also-missing\n```\n"
+                .into(),
+    };
+    assert_eq!(recipes(&[probe], &known).len(), 2);
+}
+
+#[test]
+fn docs_command_blocks_say_where_they_run_and_runnable_ones_pass() {
+    let (problems, here) = command_blocks(&docs());
+    assert_none("command blocks", problems);
+    assert!(
+        !here.is_empty(),
+        "no runs=here block: the runner is untested"
+    );
+    for (file, block) in &here {
+        if let Err(e) = run_here(block, Duration::from_secs(60)) {
+            panic!("{file}:{}: runs=here block failed: {e:#}", block.line);
+        }
+    }
+}
+
+#[test]
+fn docs_readme_indexes_every_doc() {
+    let all = docs();
+    let readme = all.iter().find(|d| d.rel == "README.md").unwrap();
+    let linked: Vec<String> = parse(&readme.text)
+        .prose
+        .iter()
+        .flat_map(|l| lab::docs::markdown::links(l.text))
+        .map(|l| l.target.split('#').next().unwrap_or("").to_owned())
+        .collect();
+    let missing: Vec<&str> = all
+        .iter()
+        .map(|d| d.rel.as_str())
+        .filter(|r| r.starts_with("docs/") && !linked.iter().any(|l| l == r))
+        .collect();
+    assert!(missing.is_empty(), "README.md does not link: {missing:?}");
+}
+
+#[test]
+fn docs_guides_name_real_panels() {
+    let mut titles = std::collections::BTreeSet::new();
+    for d in lab::dashboards::model::Dashboard::load_all().unwrap() {
+        for p in d.panels() {
+            if let Some(t) = p["title"].as_str() {
+                titles.insert(t.to_owned());
+            }
+        }
+    }
+    assert!(titles.contains("DLQ rate"), "{titles:?}");
+    assert_none("panel titles", panel_titles(&docs(), &titles));
+    let probe = Doc {
+        rel: "docs/http-instrumentation.md".into(),
+        text: "| a | **DLQ rate** |\n| b | **No such panel** |\nProse **bold** is free.\n".into(),
+    };
+    assert_eq!(panel_titles(&[probe], &titles).len(), 1);
+}
+
+#[test]
+fn docs_config_quotes_match_the_files_they_quote() {
+    let all = docs();
+    let quoted = all
+        .iter()
+        .flat_map(|d| parse(&d.text).blocks)
+        .filter(|b| b.attr("from").is_some())
+        .count();
+    assert!(
+        quoted >= 4,
+        "expected the guides' OBI config quotes, found {quoted}"
+    );
+    assert_none("config quotes", config_quotes(&all));
+    let obi = "kustomize/components/observability/config/obi-config.yml";
+    let probe = |body: &str| Doc {
+        rel: "probe.md".into(),
+        text: format!("```yaml from={obi}\n{body}```\n"),
+    };
+    assert!(config_quotes(&[probe("ebpf:\n  buffer_sizes:\n    kafka: 8192\n")]).is_empty());
+    assert_eq!(
+        config_quotes(&[probe("ebpf:\n  buffer_sizes:\n    kafka: 4096\n")]).len(),
+        1
+    );
+    assert_eq!(
+        config_quotes(&[probe("routes:\n  patterns: [/nope]\n")]).len(),
+        1
+    );
+}
+
+#[test]
+fn docs_promql_blocks_parse_and_use_known_names() {
+    let catalog = Catalog::load().unwrap();
+    let all = docs();
+    let blocks = all
+        .iter()
+        .flat_map(|d| parse(&d.text).blocks)
+        .filter(|b| b.lang() == "promql")
+        .count();
+    assert!(
+        blocks >= 3,
+        "expected the guides' PromQL blocks, found {blocks}"
+    );
+    assert_none("PromQL blocks", promql_blocks(&all, &catalog));
+    let probe = Doc {
+        rel: "probe.md".into(),
+        text: "```promql\nsum(rate(rpc_server_call_duration_seconds_count{rpc_grpc_status_code=\"0\"}[5m]))\n```\n".into(),
+    };
+    assert_eq!(promql_blocks(&[probe], &catalog).len(), 1);
+}
