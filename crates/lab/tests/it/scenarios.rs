@@ -184,3 +184,24 @@ fn lab_scenario_lists_prints_plans_and_refuses_what_it_cannot_do_yet() {
     let (ok, _, err) = lab(&["scenario", "http-error-burst", "--assert"]);
     assert!(!ok && err.contains("not implemented yet"), "{err}");
 }
+
+#[test]
+fn every_scenario_traceql_parses_with_grafanas_grammar() {
+    // Tempo cannot run here: the queries are checked with @grafana/lezer-traceql (syntax only).
+    let mut queries: Vec<(&str, String)> = Vec::new();
+    for s in load_all().unwrap() {
+        for a in [&s.signal, &s.recovery] {
+            queries.extend(a.traceql.iter().map(|q| ("traceql", q.clone())));
+        }
+    }
+    let ours = queries.len();
+    assert!(
+        ours >= 8,
+        "only {ours} scenarios say where traces show them"
+    );
+    // The check can fail: one broken expression rides along.
+    queries.push(("traceql", "{ span.http.route = }".into()));
+    let errors = lab::dashboards::toolchain::syntax_errors(&queries).unwrap();
+    let broken: Vec<&str> = errors.iter().map(|(e, _)| e.as_str()).collect();
+    assert_eq!(broken, ["{ span.http.route = }"], "{errors:#?}");
+}
