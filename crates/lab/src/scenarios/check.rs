@@ -274,6 +274,7 @@ fn reverts(trigger: &[Action], revert: &[Action]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::scenarios::load_all;
+    use serde::Deserialize as _;
 
     #[test]
     fn the_catalog_passes_its_checks() {
@@ -284,6 +285,40 @@ mod tests {
             assert!(
                 all.iter().any(|s| s.id == *name),
                 "{name}.yaml has id {name}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_workloads_are_the_manifests_deployments_and_statefulsets() {
+        // Every kind/name an action may target is an object of kustomize/ (base or backends), so a
+        // renamed workload fails here rather than on a cluster.
+        let mut objects = BTreeSet::new();
+        let mut stack = vec![
+            repo().join("kustomize/base"),
+            repo().join("kustomize/components/backends"),
+        ];
+        while let Some(p) = stack.pop() {
+            if p.is_dir() {
+                stack.extend(std::fs::read_dir(&p).unwrap().flatten().map(|e| e.path()));
+            } else if p.extension().is_some_and(|e| e == "yaml") {
+                let text = std::fs::read_to_string(&p).unwrap();
+                for doc in serde_yaml::Deserializer::from_str(&text) {
+                    let Ok(v) = serde_yaml::Value::deserialize(doc) else {
+                        continue;
+                    };
+                    if let (Some(kind), Some(name)) =
+                        (v["kind"].as_str(), v["metadata"]["name"].as_str())
+                    {
+                        objects.insert(format!("{}/{name}", kind.to_lowercase()));
+                    }
+                }
+            }
+        }
+        for (w, _) in WORKLOADS {
+            assert!(
+                objects.contains(*w),
+                "{w} is not in kustomize/: {objects:?}"
             );
         }
     }
