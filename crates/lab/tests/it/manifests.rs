@@ -797,7 +797,6 @@ const EXTRA_ENV: &[(&str, &str)] = &[
         "LOG_FORMAT",
         "loadgen's main reads it before parsing (the services take it through clap)",
     ),
-    ("MALLOC_MMAP_THRESHOLD_", "glibc's allocator tunable (auth)"),
 ];
 
 /// The environment variables a binary's clap configuration reads, from its own `--help` (clap prints
