@@ -121,7 +121,7 @@ bench-catalog SECONDS="10" ROUNDS="3":
 deny:
     scripts/cargo-deny.sh
 
-# Soak the local lab: `mixed` for MINUTES (default 10) at half the sustainable rate; RSS and fds sampled.
+# Soak the local lab: `mixed` for MINUTES (default 10) at half the sustainable rate (`--probe-rates 100,200,…` finds it); RSS and fds sampled.
 soak MINUTES="10" *ARGS:
     cargo build --release --workspace --bins --locked
     target/release/lab soak --minutes {{MINUTES}} {{ARGS}}

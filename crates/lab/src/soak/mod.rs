@@ -271,9 +271,9 @@ pub struct SoakArgs {
     /// Length of the run, in minutes.
     #[arg(long, default_value_t = 10)]
     pub minutes: u64,
-    /// Peak arrivals per second of the mixed profile: half of what the lab sustains on this
-    /// machine (docs/quality.md says how that was measured).
-    #[arg(long, default_value_t = 150.0)]
+    /// Peak arrivals per second of the mixed profile: half of what the lab sustained on the 2-core
+    /// build machine (1600/s, `--probe-rates`; docs/quality.md). Probe your own machine first.
+    #[arg(long, default_value_t = 800.0)]
     pub rate: f64,
     /// Seconds between two samples of every service.
     #[arg(long, default_value_t = 5)]
