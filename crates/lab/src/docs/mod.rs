@@ -4,8 +4,9 @@
 //!
 //! Reading order: [`markdown`] (the subset of Markdown the checks parse), [`checks`] (one function per
 //! rule, each returning its findings as `file:line: problem` so a failing test lists them all),
-//! [`kubectl`] (kubectl commands against the rendered kind overlay), [`troubleshooting`]
-//! (docs/troubleshooting.md against the scenario catalog, both ways).
+//! [`kubectl`] (kubectl commands against the rendered kind overlay), [`cronjobs`] (load-testing.md's
+//! CronJob table against the same render), [`troubleshooting`] (docs/troubleshooting.md against the
+//! scenario catalog, both ways).
 //! The tests live in `tests/it/docs.rs`.
 //!
 //! ## The command-block convention
@@ -20,6 +21,7 @@
 //! ([`GUIDES`]) must carry one; other docs may opt in.
 
 pub mod checks;
+pub mod cronjobs;
 pub mod kubectl;
 pub mod markdown;
 pub mod troubleshooting;

@@ -12,7 +12,7 @@ use lab::docs::checks::{
     recipes, run_here,
 };
 use lab::docs::markdown::{anchors, parse, slug};
-use lab::docs::{Doc, kubectl, load_all, troubleshooting};
+use lab::docs::{Doc, cronjobs, kubectl, load_all, troubleshooting};
 
 fn docs() -> Vec<Doc> {
     load_all().unwrap()
@@ -297,10 +297,41 @@ fn docs_troubleshooting_check_catches_drift_both_ways() {
     }
 }
 
+fn kind_objects() -> Vec<lab::manifests::render::Object> {
+    let overlay = lab::docs::repo_root().join("kustomize/overlays/kind");
+    lab::manifests::render::render(&overlay).unwrap().objects
+}
+
+#[test]
+fn docs_load_testing_cronjob_table_matches_the_manifests() {
+    let objects = kind_objects();
+    let page = docs()
+        .into_iter()
+        .find(|d| d.rel == cronjobs::PAGE)
+        .unwrap();
+    assert_none("CronJob table", cronjobs::check(&page, &objects));
+    // The check itself: a changed schedule, a dropped row, an invented row.
+    let probe = |from: &str, to: &str| {
+        assert!(page.text.contains(from), "{from:?} on the page");
+        let text = page.text.replacen(from, to, 1);
+        cronjobs::check(
+            &Doc {
+                rel: page.rel.clone(),
+                text,
+            },
+            &objects,
+        )
+        .join("\n")
+    };
+    assert!(probe("`*/10 * * * *`", "`*/15 * * * *`").contains("schedule"));
+    assert!(probe("| `loadgen-spike` |", "| spike |").contains("has no row"));
+    assert!(probe("| `loadgen-spike` |", "| `loadgen-soak` |").contains("no CronJob loadgen-soak"));
+    assert!(probe("--progress-every 60s`", "--progress-every 30s`").contains("args"));
+}
+
 #[test]
 fn docs_kubectl_commands_name_the_kind_overlays_objects() {
-    let overlay = lab::docs::repo_root().join("kustomize/overlays/kind");
-    let objects = lab::manifests::render::render(&overlay).unwrap().objects;
+    let objects = kind_objects();
     let all = docs();
     let commands = kubectl::commands(&all);
     assert!(
