@@ -1,6 +1,7 @@
 //! `kubectl` commands in the docs name objects the kind overlay really renders: a workload written
-//! `deploy/orders` or `statefulset kafka` must exist in the namespace the command's `-n` gives, and a
-//! command naming one must give a namespace (nothing of the lab lives in `default`). Checked against
+//! `deploy/orders` or `statefulset kafka` must exist in the namespace the command's `-n` gives, a
+//! `-l app.kubernetes.io/name=X` selector must match some workload's pods there, and a command naming
+//! one must give a namespace (nothing of the lab lives in `default`). Checked against
 //! `kubectl kustomize kustomize/overlays/kind`, so a renamed Deployment fails here, not for a reader.
 
 use super::Doc;
@@ -87,6 +88,29 @@ fn kind_of(alias: &str) -> Option<&'static str> {
         .map(|(_, k)| *k)
 }
 
+/// The pseudo-kind of a `-l key=value` selector: some pod template in the namespace must carry it.
+const SELECTOR: &str = "pod label";
+
+/// Whether an object (or the pods it makes) carries the label `key=value`.
+fn carries(o: &Object, selector: &str) -> bool {
+    let Some((key, value)) = selector.split_once('=') else {
+        return false;
+    };
+    [
+        "/metadata/labels",
+        "/spec/template/metadata/labels",
+        "/spec/jobTemplate/spec/template/metadata/labels",
+    ]
+    .iter()
+    .any(|p| {
+        o.value
+            .pointer(p)
+            .and_then(|l| l.get(key))
+            .and_then(|v| v.as_str())
+            == Some(value)
+    })
+}
+
 /// A name that stands for one (`<name>`, `{id}`, `$JOB`): not checkable.
 fn placeholder(name: &str) -> bool {
     name.is_empty() || name.contains(['<', '{', '$', '*', '…'])
@@ -110,10 +134,15 @@ fn parse(text: &str) -> (Vec<(&'static str, String)>, Option<Option<String>>) {
         {
             namespace = Some(Some(ns.to_owned()));
         } else if WITH_VALUE.contains(&w) {
-            if (w == "-n" || w == "--namespace")
-                && let Some(ns) = words.get(i)
-            {
-                namespace = Some(Some((*ns).to_owned()));
+            match (w, words.get(i)) {
+                ("-n" | "--namespace", Some(ns)) => namespace = Some(Some((*ns).to_owned())),
+                // `-l app.kubernetes.io/name=redis`: one equality selects pods by a label.
+                ("-l" | "--selector", Some(sel))
+                    if sel.contains('=') && !sel.contains([',', '!']) =>
+                {
+                    named.push((SELECTOR, (*sel).to_owned()));
+                }
+                _ => {}
             }
             i += 1;
         } else if let Some((_, value)) = w.strip_prefix("--").and_then(|f| f.split_once('=')) {
@@ -169,11 +198,14 @@ pub fn check(commands: &[Command], objects: &[Object]) -> Vec<String> {
         };
         for (kind, name) in named {
             let found = objects.iter().any(|o| {
-                o.kind == kind
-                    && o.name == name
-                    && ns
-                        .as_ref()
-                        .is_none_or(|ns| o.namespace.as_ref() == Some(ns))
+                let here = ns
+                    .as_ref()
+                    .is_none_or(|ns| o.namespace.as_ref() == Some(ns));
+                here && if kind == SELECTOR {
+                    carries(o, &name)
+                } else {
+                    o.kind == kind && o.name == name
+                }
             });
             if !found {
                 let ns = ns.as_deref().unwrap_or("*");

@@ -348,12 +348,18 @@ fn docs_kubectl_commands_name_the_kind_overlays_objects() {
         text: "`kubectl -n obi logs ds/obi` `kubectl -n mop get deploy auth`\n\
                `kubectl scale sts redis --replicas=0` `kubectl -n mop scale sts/redis --replicas=0`\n\
                ```sh\nkubectl -n mop logs job/<name> && kubectl get pods -A\n\
-               kubectl -n observability port-forward svc/grafanna 3000\n```\n"
+               kubectl -n observability port-forward svc/grafanna 3000\n\
+               kubectl -n mop delete pod -l app.kubernetes.io/name=redis\n\
+               kubectl -n mop delete pod -l app.kubernetes.io/name=valkey\n```\n"
             .into(),
     };
     let p = kubectl::check(&kubectl::commands(&[probe]), &objects);
     // `scale sts redis` without -n: two findings (no namespace; redis is a Deployment).
-    assert_eq!(p.len(), 4, "{p:#?}");
+    assert_eq!(p.len(), 5, "{p:#?}");
+    assert!(
+        p[4].contains("pod label mop/app.kubernetes.io/name=valkey"),
+        "{p:#?}"
+    );
     assert!(
         p[0].contains("no `-n") && p[1].contains("no StatefulSet */redis"),
         "{p:#?}"
