@@ -259,3 +259,22 @@ fn section(sec: &Section<'_>, s: &Scenario) -> Vec<String> {
     }
     out
 }
+
+/// Every **bold** phrase of the page is a panel title of the committed dashboards, except labels
+/// (ending in `.` or `:`, like **Symptom.**) and links — so a renamed panel fails here too, not only
+/// the scenarios' own panels.
+pub fn bold_panels(doc: &Doc, titles: &BTreeSet<String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for line in markdown::parse(&doc.text).prose {
+        for phrase in line.text.split("**").skip(1).step_by(2) {
+            let label = phrase.ends_with('.') || phrase.ends_with(':') || phrase.contains("](");
+            if !label && !titles.contains(phrase) {
+                problems.push(format!(
+                    "{}:{}: **{phrase}** is not a panel title (a label ends in `.` or `:`)",
+                    doc.rel, line.number
+                ));
+            }
+        }
+    }
+    problems
+}

@@ -124,8 +124,8 @@ fn docs_readme_indexes_every_doc() {
     assert!(missing.is_empty(), "README.md does not link: {missing:?}");
 }
 
-#[test]
-fn docs_guides_name_real_panels() {
+/// Every panel (and row) title of grafana/dashboards/*.json.
+fn panel_title_set() -> std::collections::BTreeSet<String> {
     let mut titles = std::collections::BTreeSet::new();
     for d in lab::dashboards::model::Dashboard::load_all().unwrap() {
         for p in d.panels() {
@@ -134,6 +134,12 @@ fn docs_guides_name_real_panels() {
             }
         }
     }
+    titles
+}
+
+#[test]
+fn docs_guides_name_real_panels() {
+    let titles = panel_title_set();
     assert!(titles.contains("DLQ rate"), "{titles:?}");
     assert_none("panel titles", panel_titles(&docs(), &titles));
     let probe = Doc {
@@ -210,6 +216,19 @@ fn docs_troubleshooting_has_a_section_per_scenario_and_a_scenario_per_section() 
         .filter_map(|s| s.id)
         .collect();
     assert_eq!(ids.len(), catalog.len(), "{ids:?}");
+}
+
+#[test]
+fn docs_troubleshooting_bold_phrases_are_panel_titles() {
+    let titles = panel_title_set();
+    let page = troubleshooting_page();
+    assert_none("bold panels", troubleshooting::bold_panels(&page, &titles));
+    let probe = Doc {
+        rel: troubleshooting::PAGE.into(),
+        text: "**Symptom.** **Memory:** **[a](#a)** **DLQ rate** **DLQ rates**\n".into(),
+    };
+    let p = troubleshooting::bold_panels(&probe, &titles);
+    assert!(p.len() == 1 && p[0].contains("**DLQ rates**"), "{p:#?}");
 }
 
 #[test]
