@@ -157,15 +157,7 @@ fn every_pod_outside_obi_meets_pod_security_restricted_and_the_labs_rules() {
 #[test]
 fn app_containers_run_the_contracts_images_and_binaries() {
     let rendered = overlay("kind");
-    let bins = [
-        "catalog",
-        "auth",
-        "orders",
-        "gateway",
-        "events-producer",
-        "events-consumer",
-        "loadgen",
-    ];
+    let bins = lab::kind::POD_BINARIES;
     let mut seen = BTreeSet::new();
     for t in all_templates(&rendered) {
         for c in t.spec["containers"].as_array().unwrap() {
