@@ -9,8 +9,10 @@ use super::findings::{Findings, Grpc, Http, Postgres, Redis, Tls, api_name};
 use super::tshark::{self, Proto, Target, decode_as, number, read, values};
 use crate::manifests::obi::route_for;
 
-/// Client port → process name (from `ss -tnp` during the run): who sent what.
-pub type Owners = BTreeMap<u16, String>;
+/// (client port, server port) → process name, from `ss -tnp` during the run: who sent what. Keyed
+/// by both ports, since an ephemeral port freed by one process's short connection is soon reused by
+/// another's to a different server.
+pub type Owners = BTreeMap<(u16, u16), String>;
 
 /// Route templates per HTTP service name (from `<bin> openapi`).
 pub type Routes = BTreeMap<&'static str, Vec<String>>;
@@ -42,8 +44,10 @@ pub fn all(
     })
 }
 
-fn owner(owners: &Owners, port: Option<u16>) -> String {
-    port.and_then(|p| owners.get(&p).cloned())
+/// Who sent from `client` to `server`; `unknown` when no snapshot saw that connection.
+pub fn owner(owners: &Owners, client: Option<u16>, server: u16) -> String {
+    client
+        .and_then(|c| owners.get(&(c, server)).cloned())
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
@@ -128,11 +132,16 @@ fn http1(
                 .iter()
                 .map(|v| v.to_string()),
         );
-        h.with_traceparent += values(&p, "http.request.line")
+        let traced = values(&p, "http.request.line")
             .iter()
             .filter(|l| l.to_ascii_lowercase().starts_with("traceparent:"))
             .count() as u64;
-        h.clients.insert(owner(owners, number(&p, "tcp.srcport")));
+        h.with_traceparent += traced;
+        let client = owner(owners, number(&p, "tcp.srcport"), target.port);
+        let entry = h.traceparent_by_client.entry(client.clone()).or_default();
+        entry.0 += methods.len() as u64;
+        entry.1 += traced;
+        h.clients.insert(client);
     }
     Ok(h)
 }
@@ -164,7 +173,8 @@ fn grpc(file: &Path, decode: &[String], port: u16, owners: &Owners) -> anyhow::R
             for path in paths {
                 *g.paths.entry(path.to_owned()).or_default() += 1;
             }
-            g.clients.insert(owner(owners, number(&p, "tcp.srcport")));
+            g.clients
+                .insert(owner(owners, number(&p, "tcp.srcport"), port));
         } else {
             let names = values(&p, "http2.header.name");
             let vals = values(&p, "http2.header.value");
@@ -202,7 +212,7 @@ fn postgres(
     let mut parsed: HashSet<(u16, String)> = HashSet::new();
     for p in read(file, decode, &filter, &fields)? {
         let src: u16 = number(&p, "tcp.srcport").unwrap_or(0);
-        pg.clients.insert(owner(owners, Some(src)));
+        pg.clients.insert(owner(owners, Some(src), port));
         pg.statement_names
             .extend(values(&p, "pgsql.statement").iter().map(|s| s.to_string()));
         // pgsql.query occurs once per Parse and per Simple query, in message order.
@@ -260,7 +270,7 @@ fn redis(file: &Path, decode: &[String], port: u16, owners: &Owners) -> anyhow::
                 let word = word.to_ascii_uppercase();
                 *r.commands.entry(word.clone()).or_default() += 1;
                 r.by_client
-                    .entry(owner(owners, number(&p, "tcp.srcport")))
+                    .entry(owner(owners, number(&p, "tcp.srcport"), port))
                     .or_default()
                     .insert(word);
             } else if word == "message" || word == "pmessage" {

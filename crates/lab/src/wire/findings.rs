@@ -48,6 +48,8 @@ pub struct Http {
     pub clients: BTreeSet<String>,
     /// Requests carrying a W3C `traceparent` header.
     pub with_traceparent: u64,
+    /// Client process → (requests, of which with `traceparent`).
+    pub traceparent_by_client: BTreeMap<String, (u64, u64)>,
 }
 
 /// gRPC over h2c to auth.
@@ -198,6 +200,9 @@ impl Findings {
                 h.with_traceparent,
                 join(&h.clients)
             );
+            for (client, (n, tp)) in &h.traceparent_by_client {
+                let _ = writeln!(o, "  {client}: {n} requests, {tp} with traceparent");
+            }
             for (route, n) in &h.routes {
                 let _ = writeln!(o, "  {n:>6}  {route}");
             }

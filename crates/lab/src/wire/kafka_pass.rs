@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use super::dissect::{Owners, request_label};
+use super::dissect::{Owners, owner, request_label};
 use super::findings::{Kafka, Topics};
 use super::kafka::{TopicRef, fetch_topics, id_hex, metadata_topics, produce_topics};
 use super::tshark::{hex, number, read, values};
@@ -96,10 +96,7 @@ pub fn kafka(file: &Path, decode: &[String], port: u16, owners: &Owners) -> anyh
             .map(|h| hex(h))
             .unwrap_or_default();
         if dst == port {
-            let client = owners
-                .get(&src)
-                .cloned()
-                .unwrap_or_else(|| "unknown".into());
+            let client = owner(owners, Some(src), port);
             let keys = values(&p, "kafka.api_key");
             let versions = values(&p, "kafka.api_version");
             for (key, version) in keys.iter().zip(&versions) {

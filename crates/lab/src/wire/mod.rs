@@ -137,7 +137,7 @@ pub fn routes(bin_dir: &Path) -> anyhow::Result<Routes> {
     Ok(routes)
 }
 
-/// Adds `ss -tnp`'s established connections to a lab port: client port → process name.
+/// Adds `ss -tnp`'s established connections to a lab port: (client port, lab port) → process name.
 fn sockets(ports: &Ports, owners: &mut Owners) {
     let lab_ports: Vec<u16> = ports.named().iter().map(|(_, p)| *p).collect();
     let Ok(out) = std::process::Command::new("ss").args(["-tnpH"]).output() else {
@@ -158,7 +158,7 @@ fn sockets(ports: &Ports, owners: &mut Owners) {
             .nth(1)
             .and_then(|rest| rest.split('"').next());
         if let (true, Some(name)) = (lab_ports.contains(&peer), name) {
-            owners.insert(local, name.to_owned());
+            owners.insert((local, peer), name.to_owned());
         }
     }
 }
