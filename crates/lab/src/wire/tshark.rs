@@ -264,3 +264,44 @@ pub fn hex(text: &str) -> Vec<u8> {
         .filter_map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_lab_port_is_captured_and_decoded_as_its_protocol() {
+        let t = targets(&Ports::standard());
+        assert_eq!(t.len(), 10);
+        let proto = |port: u16| t.iter().find(|t| t.port == port).unwrap().proto;
+        assert_eq!(proto(5432), Proto::Pgsql);
+        assert_eq!(proto(6379), Proto::Resp);
+        assert_eq!(proto(9092), Proto::Kafka);
+        assert_eq!(proto(50051), Proto::Http2);
+        assert_eq!(proto(8084), Proto::Http);
+        let filter = capture_filter(&t);
+        assert!(
+            filter.starts_with("tcp port 5432 or tcp port 6379"),
+            "{filter}"
+        );
+        let d = decode_as(&t, None);
+        assert!(
+            d.windows(2).any(|w| w == ["-d", "tcp.port==50051,http2"]),
+            "{d:?}"
+        );
+        let forced = decode_as(&t, Some("tls"));
+        assert!(
+            forced
+                .iter()
+                .filter(|a| *a != "-d")
+                .all(|a| a.ends_with(",tls"))
+        );
+    }
+
+    #[test]
+    fn hex_reads_tsharks_byte_strings_with_or_without_colons() {
+        assert_eq!(hex("474554"), b"GET");
+        assert_eq!(hex("16:03:01"), [0x16, 0x03, 0x01]);
+        assert_eq!(hex("abc"), [0xab], "a dangling nibble is dropped");
+    }
+}
