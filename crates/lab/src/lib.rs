@@ -13,6 +13,7 @@
 //!   signal OBI must show and the panel that shows it.
 //! - [`docs`] — checks that keep README.md and docs/ true: links, anchors, OBI names, recipes.
 //! - [`soak`] — `just soak`: the local lab under `mixed` for minutes, memory and fds sampled.
+//! - [`wire`] — `just wire`: a capture of the lab under `mixed`, read with Wireshark's dissectors.
 //! - [`cmd`] — the one way to run an external command and to wait for a condition.
 //! - [`cli`] — the `lab` binary's commands.
 
@@ -25,6 +26,7 @@ pub mod local;
 pub mod manifests;
 pub mod scenarios;
 pub mod soak;
+pub mod wire;
 
 pub use local::plan::{Plan, Ports};
 pub use local::supervisor::{Lab, LabOptions};
