@@ -53,7 +53,7 @@ pub enum Command {
     /// The kind lab: a kind cluster with OBI, Prometheus, Tempo, Grafana and the services.
     #[command(subcommand)]
     Kind(KindCommand),
-    /// Troubleshooting scenarios (crates/lab/scenarios): print a plan; running it on kind is to come.
+    /// Troubleshooting scenarios (crates/lab/scenarios): run one (or --all) on the kind lab, or print its plan.
     Scenario(crate::scenarios::cli::ScenarioArgs),
 }
 
@@ -153,7 +153,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Down => down(&state_dir(cli.state_dir.as_deref())?),
         Command::Soak(args) => crate::soak::main(args, state_dir(cli.state_dir.as_deref())?).await,
         Command::Kind(command) => kind(command),
-        Command::Scenario(args) => crate::scenarios::cli::main(args),
+        Command::Scenario(args) => crate::scenarios::cli::main(args).await,
     }
 }
 

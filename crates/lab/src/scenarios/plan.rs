@@ -1,6 +1,6 @@
 //! The run `lab scenario ID` makes on the kind lab, as data: inject → wait for the signal (bounded)
-//! → assert → revert → wait for recovery → assert. `--dry-run` prints it; carrying it out on a kind
-//! cluster is not implemented yet (no cluster can run on the build machines) and says so.
+//! → assert → revert → wait for recovery → assert. `--dry-run` prints it; [`super::run`] carries it
+//! out on the kind lab (the kubectl operations behind each line are in `run::ops`).
 
 use std::fmt::Write as _;
 
@@ -11,7 +11,7 @@ use super::model::Scenario;
 pub enum Step {
     /// A change to the lab or a loadgen run (one readable/runnable line).
     Inject(String),
-    /// Poll Prometheus every 15 s until the assertion holds, for at most `seconds`.
+    /// Poll Prometheus every 5 s until the assertion holds, for at most `seconds`.
     WaitFor {
         what: &'static str,
         assertion: String,
@@ -84,7 +84,7 @@ mod tests {
         let s = find("sql-postgres-outage").unwrap();
         let steps = steps(&s);
         assert!(
-            matches!(&steps[0], Step::Inject(l) if l.contains("NetworkPolicy mop-cut-orders-postgres"))
+            matches!(&steps[0], Step::Inject(l) if l.contains("cut deployment/orders → statefulset/postgres:5432"))
         );
         let waits: Vec<&str> = steps
             .iter()
@@ -106,7 +106,7 @@ mod tests {
         let text = render(&s, true);
         assert!(
             text.contains("assert signal")
-                && text.contains("kubectl -n mop delete networkpolicy mop-cut-orders-postgres"),
+                && text.contains("revert: restore deployment/orders → statefulset/postgres"),
             "{text}"
         );
         assert!(
