@@ -1,5 +1,6 @@
 //! The Prometheus HTTP API client of the lab: an instant query answered as one value
-//! ([`query_value`]) or as labelled series ([`query_vector`]), used by `lab scenario` (polling a
+//! ([`query_value`]) or as labelled series ([`query_vector`]), and a bounded poll of one value
+//! ([`wait_for`]), used by `lab scenario` (polling a
 //! scenario's assertion on the kind lab) and by `lab verify`.
 //!
 //! Plain HTTP (reqwest without TLS, like everything here). Errors say which of three things went
@@ -9,10 +10,11 @@
 //! for (more than one series where one value was expected — aggregate it).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 /// One query against a lab's Prometheus answers in milliseconds; a stuck one must not stall a poll.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -135,6 +137,85 @@ fn sample_value(pair: Option<&Value>) -> anyhow::Result<f64> {
         .with_context(|| format!("a sample without [time, value]: {pair:?}"))?;
     text.parse::<f64>()
         .with_context(|| format!("sample value {text:?} is not a number"))
+}
+
+/// How a bounded poll queries: where, how often, and at which evaluation time.
+#[derive(Clone)]
+pub struct Poll {
+    pub prometheus: String,
+    pub interval: Duration,
+    /// The evaluation time of poll `n` (0-based) — `None`: Prometheus' now. Tests replay a fixture
+    /// recorded in the past by mapping each poll to a point of it.
+    pub time: Option<std::sync::Arc<dyn Fn(u32) -> f64 + Send + Sync>>,
+}
+
+impl Poll {
+    pub fn live(prometheus: &str) -> Self {
+        Self {
+            prometheus: prometheus.to_owned(),
+            interval: Duration::from_secs(5),
+            time: None,
+        }
+    }
+}
+
+/// How one wait ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Waited {
+    pub held: bool,
+    pub last: Option<f64>,
+    pub last_error: Option<String>,
+    pub polls: u32,
+    pub elapsed: Duration,
+    pub interrupted: bool,
+}
+
+/// Polls the one value of `promql` every `poll.interval` until `holds` accepts it, for at most
+/// `bound` (and at most bound/interval + 1 polls), or until `stop` is cancelled. No series is
+/// never a pass; a failing query is remembered (the last error is reported) and polled again.
+pub async fn wait_for(
+    promql: &str,
+    holds: impl Fn(f64) -> bool,
+    bound: Duration,
+    poll: &Poll,
+    stop: &CancellationToken,
+) -> Waited {
+    let start = Instant::now();
+    let max_polls = u32::try_from(bound.as_millis() / poll.interval.as_millis().max(1))
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    let mut w = Waited {
+        held: false,
+        last: None,
+        last_error: None,
+        polls: 0,
+        elapsed: Duration::ZERO,
+        interrupted: false,
+    };
+    while w.polls < max_polls {
+        let time = poll.time.as_ref().map(|f| f(w.polls));
+        w.polls += 1;
+        match query_value_at(&poll.prometheus, promql, time).await {
+            Ok(v) => {
+                w.last = v;
+                w.last_error = None;
+                if v.is_some_and(&holds) {
+                    w.held = true;
+                    break;
+                }
+            }
+            Err(e) => w.last_error = Some(format!("{e:#}")),
+        }
+        if start.elapsed() + poll.interval > bound {
+            break;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(poll.interval) => {}
+            () = stop.cancelled() => { w.interrupted = true; break; }
+        }
+    }
+    w.elapsed = start.elapsed();
+    w
 }
 
 #[cfg(test)]

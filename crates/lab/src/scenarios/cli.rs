@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result, bail};
 use tokio_util::sync::CancellationToken;
 
-use super::{find, load_all, plan, report, run};
+use super::{find, load_all, ops, plan, report, run};
 
 /// Troubleshooting scenarios on the kind lab: inject a fault, wait for its signal, revert, recover.
 #[derive(Debug, clap::Args)]
@@ -56,7 +56,7 @@ pub async fn main(args: ScenarioArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let lab = run::Lab::from_repo(&repo_root()?)?;
+    let lab = ops::Lab::from_repo(&repo_root()?)?;
     // Every scenario's operations first: a cut the evaluator rejects stops the run before any change.
     let suffix = SystemTime::now()
         .duration_since(UNIX_EPOCH)?
@@ -64,7 +64,7 @@ pub async fn main(args: ScenarioArgs) -> Result<()> {
         .to_string();
     let ops = scenarios
         .iter()
-        .map(|s| run::ops(s, &lab, &suffix).with_context(|| format!("scenario {}", s.id)))
+        .map(|s| ops::ops(s, &lab, &suffix).with_context(|| format!("scenario {}", s.id)))
         .collect::<Result<Vec<_>>>()?;
     preflight(&args.prometheus).await?;
 
@@ -78,7 +78,7 @@ pub async fn main(args: ScenarioArgs) -> Result<()> {
     });
     let opts = run::Options {
         assert: args.assert,
-        poll: run::Poll::live(&args.prometheus),
+        poll: crate::prom::Poll::live(&args.prometheus),
     };
     let mut reports = Vec::new();
     for (s, ops) in scenarios.iter().zip(&ops) {
@@ -110,7 +110,7 @@ pub async fn main(args: ScenarioArgs) -> Result<()> {
 
 /// A kind lab to run against: its kubectl context answers and its Prometheus does; else say how to get one.
 async fn preflight(prometheus: &str) -> Result<()> {
-    run::KubeOp {
+    ops::KubeOp {
         what: "the kind lab".into(),
         args: ["-n", "mop", "get", "deployments", "-o", "name"]
             .map(String::from)
