@@ -61,7 +61,7 @@ pub struct Trigger {
     /// An inline loadgen profile (the same format as loadgen's own, checked by loadgen's parser).
     #[serde(default)]
     pub load: Option<serde_yaml::Value>,
-    /// Changes to the lab, applied before the load starts (`- cut: {…}`: serde_yaml 0.9 reads enums
+    /// Changes to the lab (on kind applied once the load runs: see scenarios::ops; `- cut: {…}`: serde_yaml 0.9 reads enums
     /// from `!tags` unless told to take one-key maps).
     #[serde(default, with = "serde_yaml::with::singleton_map_recursive")]
     pub actions: Vec<Action>,

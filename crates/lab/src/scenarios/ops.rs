@@ -113,8 +113,11 @@ impl Lab {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ops {
     pub inject: Vec<KubeOp>,
-    /// The loadgen Job (and its profile's ConfigMap), started after the inject.
-    pub load: KubeOp,
+    /// The loadgen Job (and its profile's ConfigMap), then a wait until its pod is ready: the load
+    /// runs *before* the inject and through the recovery. Why first: the fault must meet live
+    /// traffic — orders, for one, turns NotReady within 15 s of losing PostgreSQL and the Service
+    /// then stops sending it requests, so 503s only show for traffic already flowing.
+    pub load: Vec<KubeOp>,
     pub revert: Vec<KubeOp>,
     /// Stops the load once the recovery is seen (or on any failure).
     pub cleanup: Vec<KubeOp>,
@@ -234,7 +237,20 @@ pub fn ops(s: &Scenario, lab: &Lab, suffix: &str) -> anyhow::Result<Ops> {
     for a in &s.revert {
         revert.extend(action_ops(a, lab, &s.trigger.actions).with_context(|| a.describe())?);
     }
-    let (job, load) = load_op(s, lab, suffix)?;
+    let (job, apply) = load_op(s, lab, suffix)?;
+    let load = vec![
+        apply,
+        KubeOp::ns(
+            format!("wait for job/{job}'s pod"),
+            &[
+                "wait",
+                "--for=jsonpath={.status.ready}=1",
+                &format!("job/{job}"),
+                "--timeout",
+                ROLLOUT_TIMEOUT,
+            ],
+        ),
+    ];
     let mut cleanup = vec![KubeOp::ns(
         format!("stop the load (job/{job})"),
         &["delete", "job", &job, "--ignore-not-found", "--wait=false"],

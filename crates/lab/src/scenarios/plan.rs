@@ -21,8 +21,16 @@ pub enum Step {
 }
 
 /// The steps of `s`'s run, in order. With `assert` false the waits are reported, not enforced.
+/// The load comes first: the fault must meet live traffic (see `ops::Ops::load`).
 pub fn steps(s: &Scenario) -> Vec<Step> {
-    let mut out: Vec<Step> = s.trigger_lines().into_iter().map(Step::Inject).collect();
+    let lines = s.trigger_lines();
+    let (actions, load) = lines.split_at(s.trigger.actions.len().min(lines.len()));
+    let mut out: Vec<Step> = load
+        .iter()
+        .chain(actions)
+        .cloned()
+        .map(Step::Inject)
+        .collect();
     out.push(Step::WaitFor {
         what: "signal",
         assertion: s.signal.describe(),
@@ -71,6 +79,10 @@ pub fn render(s: &Scenario, assert: bool) -> String {
     if s.revert.is_empty() {
         let _ = writeln!(out, "  (nothing to revert: the fault ends by itself)");
     }
+    let _ = writeln!(
+        out,
+        "  then: stop the load (its Job is deleted — also after a failure or Ctrl-C, like the revert)"
+    );
     out
 }
 
@@ -84,7 +96,11 @@ mod tests {
         let s = find("sql-postgres-outage").unwrap();
         let steps = steps(&s);
         assert!(
-            matches!(&steps[0], Step::Inject(l) if l.contains("cut deployment/orders → statefulset/postgres:5432"))
+            matches!(&steps[0], Step::Inject(l) if l.contains("loadgen")),
+            "{steps:?}"
+        );
+        assert!(
+            matches!(&steps[1], Step::Inject(l) if l.contains("cut deployment/orders → statefulset/postgres:5432"))
         );
         let waits: Vec<&str> = steps
             .iter()

@@ -1,5 +1,5 @@
-//! Carrying a scenario out on the kind lab (`lab scenario ID [--assert]`): inject (kubectl), start
-//! the scenario's load as a loadgen Job, poll Prometheus until the signal holds or its `within`
+//! Carrying a scenario out on the kind lab (`lab scenario ID [--assert]`): start the scenario's load
+//! as a loadgen Job, inject the fault (kubectl), poll Prometheus until the signal holds or its `within`
 //! expires, revert — always, also after a failure or Ctrl-C — and poll for the recovery; the load
 //! is stopped last, so the recovery is measured under the same traffic as the signal.
 //!
@@ -42,7 +42,7 @@ pub struct Options {
     pub poll: Poll,
 }
 
-/// Runs `s` (its [`Ops`]) with `exec`: inject → load → signal → revert → recovery → cleanup. The
+/// Runs `s` (its [`Ops`]) with `exec`: load → inject → signal → revert → recovery → cleanup. The
 /// revert and the cleanup run whatever happened before them — a failed step or a cancelled `stop`.
 pub async fn run(
     s: &Scenario,
@@ -53,9 +53,9 @@ pub async fn run(
 ) -> Report {
     let start = Instant::now();
     let mut r = Report::new(&s.id, &s.title, opts.assert);
-    let mut ok = carry_out(&mut r, "inject", &ops.inject, exec, stop);
+    let mut ok = carry_out(&mut r, "load", &ops.load, exec, stop);
     if ok {
-        ok = carry_out(&mut r, "load", std::slice::from_ref(&ops.load), exec, stop);
+        ok = carry_out(&mut r, "inject", &ops.inject, exec, stop);
     }
     if ok {
         ok = assertion(&mut r, "signal", &s.signal, opts, stop).await;

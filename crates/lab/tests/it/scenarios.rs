@@ -160,7 +160,7 @@ fn lab_scenario_lists_prints_plans_and_needs_a_kind_lab_to_run() {
     let (ok, plan, err) = lab(&["scenario", "redis-outage-bypass", "--assert", "--dry-run"]);
     assert!(ok, "{err}");
     for expected in [
-        "1. inject: cut deployment/gateway → deployment/redis:6379",
+        "2. inject: cut deployment/gateway → deployment/redis:6379",
         "then assert signal",
         "revert: restore deployment/gateway → deployment/redis",
         "then assert recovery",

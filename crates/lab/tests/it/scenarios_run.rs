@@ -79,16 +79,21 @@ fn replay(prom: &Prometheus, end: u64) -> Poll {
     }
 }
 
-/// Records the command lines the runner issues and runs none of them.
+/// Records the command lines the runner issues and runs none of them; the one containing `fail`
+/// (if set) is answered with an error, as kubectl's would be.
 #[derive(Default)]
 struct Recorder {
     lines: Vec<String>,
+    fail: Option<&'static str>,
 }
 
 impl Exec for Recorder {
     fn run(&mut self, op: &KubeOp) -> anyhow::Result<()> {
         self.lines.push(op.line());
-        Ok(())
+        match self.fail {
+            Some(f) if op.line().contains(f) => anyhow::bail!("exit status: 1: error: timed out"),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -97,8 +102,8 @@ fn lines(ops: &[KubeOp]) -> Vec<String> {
 }
 
 fn all_lines(o: &ops::Ops) -> Vec<String> {
-    let mut v = lines(&o.inject);
-    v.push(o.load.line());
+    let mut v = lines(&o.load);
+    v.extend(lines(&o.inject));
     v.extend(lines(&o.revert));
     v.extend(lines(&o.cleanup));
     v
@@ -163,8 +168,8 @@ async fn a_scenario_whose_signal_holds_passes_injected_reverted_and_recovered_in
     assert_eq!(
         phases,
         [
-            "inject", "inject", "inject", "load", "signal", "revert", "recovery", "cleanup",
-            "cleanup"
+            "load", "load", "inject", "inject", "inject", "signal", "revert", "recovery",
+            "cleanup", "cleanup"
         ]
     );
     let signal = r.lines.iter().find(|l| l.phase == "signal").unwrap();
@@ -259,6 +264,37 @@ async fn ctrl_c_during_a_wait_stops_it_and_still_reverts() {
     );
 }
 
+#[tokio::test]
+async fn a_failed_inject_skips_the_waits_and_still_reverts_and_cleans_up() {
+    let s = find("sql-postgres-outage").unwrap();
+    let o = ops::ops(&s, lab(), "1764590000").unwrap();
+    let mut rec = Recorder {
+        fail: Some("rollout status statefulset/postgres"),
+        ..Recorder::default()
+    };
+    // Nothing listens on port 9: a poll would fail loudly, but none may happen.
+    let opts = Options {
+        assert: true,
+        poll: Poll::live("http://127.0.0.1:9"),
+    };
+    let r = run::run(&s, &o, &mut rec, &opts, &CancellationToken::new()).await;
+    eprintln!("{}", r.render());
+    assert!(!r.passed());
+    let status = |phase: &str| {
+        r.lines
+            .iter()
+            .filter(|l| l.phase == phase)
+            .map(|l| l.status)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(status("inject"), [Status::Pass, Status::Pass, Status::Fail]);
+    assert_eq!(status("load"), [Status::Pass, Status::Pass]);
+    assert_eq!(status("signal"), [Status::Skipped]);
+    assert_eq!(status("revert"), [Status::Pass]);
+    assert_eq!(status("cleanup"), [Status::Pass, Status::Pass]);
+    assert!(r.render().contains("timed out"), "{}", r.render());
+}
+
 #[test]
 fn the_operations_are_the_documented_commands() {
     let line = |id: &str| all_lines(&ops::ops(&find(id).unwrap(), lab(), "1764590000").unwrap());
@@ -268,9 +304,12 @@ fn the_operations_are_the_documented_commands() {
         line("sql-postgres-outage"),
         [
             apply.to_owned(),
+            format!(
+                "{ns} wait --for=jsonpath={{.status.ready}}=1 job/loadgen-scenario-sql-postgres-outage-1764590000 --timeout 180s"
+            ),
+            apply.to_owned(),
             format!("{ns} rollout restart statefulset/postgres"),
             format!("{ns} rollout status statefulset/postgres --timeout 180s"),
-            apply.to_owned(),
             apply.to_owned(),
             format!(
                 "{ns} delete job loadgen-scenario-sql-postgres-outage-1764590000 --ignore-not-found --wait=false"
@@ -280,10 +319,28 @@ fn the_operations_are_the_documented_commands() {
             ),
         ]
     );
-    let auth = line("grpc-auth-outage");
-    assert_eq!(auth[0], format!("{ns} scale deployment/auth --replicas=0"));
+    // What the applies carry: the orders policy without its one egress rule, then as rendered.
+    let o = ops::ops(&find("sql-postgres-outage").unwrap(), lab(), "1").unwrap();
+    let policy = |op: &KubeOp| {
+        let objects = lab::manifests::render::parse(op.stdin.as_ref().unwrap()).unwrap();
+        assert_eq!(objects.len(), 1);
+        objects[0].value.clone()
+    };
+    let (cut, restored) = (policy(&o.inject[0]), policy(&o.revert[0]));
+    assert_eq!(cut["metadata"]["name"], "orders");
+    assert_eq!(cut["spec"]["egress"], serde_json::json!([]), "{cut}");
+    assert!(cut["metadata"]["annotations"][netpol::CUT_ANNOTATION].is_string());
+    assert_eq!(cut["spec"]["ingress"], restored["spec"]["ingress"]);
     assert_eq!(
-        auth[2..4],
+        restored["spec"]["egress"][0]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "postgres"
+    );
+    assert!(restored["metadata"]["annotations"][netpol::CUT_ANNOTATION].is_null());
+
+    let auth = line("grpc-auth-outage");
+    assert_eq!(auth[2], format!("{ns} scale deployment/auth --replicas=0"));
+    assert_eq!(
+        auth[3..5],
         [
             format!("{ns} scale deployment/auth --replicas=1"),
             format!("{ns} rollout status deployment/auth --timeout 180s"),
@@ -291,16 +348,16 @@ fn the_operations_are_the_documented_commands() {
     );
     let slow = line("kafka-slow-consumer");
     assert_eq!(
-        slow[0],
+        slow[2],
         format!("{ns} set env deployment/events-notifications PROCESS_DELAY_MS=200")
     );
     assert_eq!(
-        slow[3],
+        slow[4],
         format!("{ns} set env deployment/events-notifications PROCESS_DELAY_MS-")
     );
     let cold = line("redis-cold-cache");
     assert_eq!(
-        cold[0],
+        cold[2],
         format!("{ns} delete pod -l app.kubernetes.io/name=redis --wait=true")
     );
 }
@@ -312,11 +369,11 @@ fn every_object_the_runner_applies_passes_strict_schema_validation_and_loadgen_a
     let mut jobs = 0;
     for s in load_all().unwrap() {
         let o = ops::ops(&s, lab(), "1764590000").unwrap();
-        let applied: Vec<&KubeOp> = o.inject.iter().chain([&o.load]).chain(&o.revert).collect();
+        let applied: Vec<&KubeOp> = o.load.iter().chain(&o.inject).chain(&o.revert).collect();
         for op in applied.iter().filter_map(|op| op.stdin.as_ref()) {
             yaml.push_str(op);
         }
-        let objects = lab::manifests::render::parse(o.load.stdin.as_ref().unwrap()).unwrap();
+        let objects = lab::manifests::render::parse(o.load[0].stdin.as_ref().unwrap()).unwrap();
         check_job_args(&s, &objects, &dir);
         jobs += 1;
     }
