@@ -504,3 +504,89 @@ fn each_cut_takes_away_exactly_its_edge_and_a_deny_policy_would_not() {
         netpol::cut(&lab.rendered, "deployment/orders", "deployment/redis", 6379).unwrap_err();
     assert!(err.to_string().contains("nothing to cut"), "{err}");
 }
+
+#[test]
+fn kubectl_accepts_every_command_line_and_object_up_to_the_missing_api_server() {
+    // The real kubectl, pointed at a closed loopback port: a command line it accepts (flags, wait
+    // conditions, resource names, the YAML on stdin) fails only when it calls the API server. No
+    // server answers anything here — this proves the commands parse, not what a cluster does.
+    let dir = testkit::process::temp_dir("scenarios-kubectl").unwrap();
+    let config = dir.join("kubeconfig");
+    std::fs::write(
+        &config,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: none, cluster: {server: \"http://127.0.0.1:1\"}}]\n\
+         users: [{name: none, user: {}}]\ncontexts: [{name: kind-mop, context: {cluster: none, user: none}}]\n",
+    )
+    .unwrap();
+    let kubectl = |args: &[String], stdin: Option<&String>| -> String {
+        use std::io::Write;
+        let mut child = std::process::Command::new("kubectl")
+            .env("KUBECONFIG", &config)
+            .args(["--context", "kind-mop"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("`kubectl` not found: install kubectl ≥ 1.32 (or `nix develop`)");
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(stdin.map_or(&b""[..], |s| s.as_bytes()))
+            .unwrap();
+        drop(pipe);
+        let out = child.wait_with_output().unwrap();
+        assert!(!out.status.success(), "{args:?} succeeded without a server");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    // "The connection to the server … was refused", or apply's schema download "connection refused".
+    let reached = |err: &str| err.contains("127.0.0.1:1") && err.contains("refused");
+    let mut seen = BTreeSet::new();
+    for s in load_all().unwrap() {
+        let o = ops::ops(&s, lab(), "1764590000").unwrap();
+        for op in o
+            .load
+            .iter()
+            .chain(&o.inject)
+            .chain(&o.revert)
+            .chain(&o.cleanup)
+        {
+            // One run per distinct command shape (job names aside) keeps this to a few seconds.
+            let shape = (
+                op.args
+                    .iter()
+                    .map(|a| a.replace(&s.id, "ID"))
+                    .collect::<Vec<_>>(),
+                op.stdin.is_some(),
+            );
+            if op.stdin.is_none() && !seen.insert(shape) {
+                continue;
+            }
+            let err = kubectl(&op.args, op.stdin.as_ref());
+            assert!(reached(&err), "{}: {}\n{err}", s.id, op.line());
+        }
+    }
+    assert!(seen.len() >= 8, "{seen:?}");
+    // The check can fail: kubectl rejects a misspelt flag or wait condition before any call.
+    for bad in [
+        vec!["-n", "mop", "scale", "deployment/auth", "--replica=0"],
+        vec![
+            "-n",
+            "mop",
+            "wait",
+            "--for=jsonpath{.status.ready}=1",
+            "job/x",
+        ],
+    ] {
+        let args: Vec<String> = bad.iter().map(|a| (*a).to_owned()).collect();
+        let err = kubectl(&args, None);
+        assert!(!reached(&err), "{bad:?}: {err}");
+    }
+    let apply: Vec<String> = ["apply", "--server-side", "-f", "-"]
+        .map(String::from)
+        .to_vec();
+    let err = kubectl(&apply, Some(&"kind: [\n".to_owned()));
+    assert!(
+        !reached(&err) && err.contains("error parsing STDIN"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
