@@ -26,12 +26,12 @@ pub struct ScenarioArgs {
     /// Print the plan without touching the cluster.
     #[arg(long)]
     pub dry_run: bool,
-    /// List the catalog: id, protocol, title.
-    #[arg(long)]
-    pub list: bool,
     /// The kind lab's Prometheus (published on the host by `just up`).
     #[arg(long, env = "LAB_PROMETHEUS", default_value = run::PROMETHEUS)]
     pub prometheus: String,
+    /// List the catalog: id, protocol, title.
+    #[arg(long)]
+    pub list: bool,
 }
 
 pub async fn main(args: ScenarioArgs) -> Result<()> {
@@ -50,10 +50,10 @@ pub async fn main(args: ScenarioArgs) -> Result<()> {
         Some(id) => vec![find(id)?],
         None => load_all()?,
     };
+    for s in &scenarios {
+        print!("{}", plan::render(s, args.assert));
+    }
     if args.dry_run {
-        for s in &scenarios {
-            print!("{}", plan::render(s, args.assert));
-        }
         return Ok(());
     }
     let lab = ops::Lab::from_repo(&repo_root()?)?;
@@ -82,7 +82,6 @@ pub async fn main(args: ScenarioArgs) -> Result<()> {
     };
     let mut reports = Vec::new();
     for (s, ops) in scenarios.iter().zip(&ops) {
-        print!("{}", plan::render(s, args.assert));
         let r = run::run(s, ops, &mut run::Kubectl, &opts, &stop).await;
         print!("{}", r.render());
         reports.push(r);
