@@ -9,7 +9,7 @@
 //! them out: bounded Prometheus polls, the revert that always runs), [`netpol`] (a cut as NetworkPolicy
 //! changes, proven with the evaluator), [`report`] (what a person reads). The proof that every
 //! signal fires under the fault and clears after it runs against a real Prometheus in
-//! tests/it/scenarios.rs; the runner's polls and reports against one in tests/it/scenarios_run.rs.
+//! tests/it/scenarios.rs; the runner's polls and reports against one in tests/it/scenarios_run/.
 
 pub mod check;
 pub mod cli;
