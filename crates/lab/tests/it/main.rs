@@ -14,3 +14,4 @@ mod policy;
 mod scenarios;
 mod scenarios_run;
 mod support;
+mod wire;
