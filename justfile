@@ -143,7 +143,7 @@ test-manifests:
     cargo test -p lab --test it --locked manifests
 
 # Troubleshooting scenarios (crates/lab/scenarios/*.yaml): `just scenario --list`, `just scenario ID
-# --dry-run` prints inject → wait for the signal → assert → revert → assert recovery. Running them on
-# the kind lab is not implemented yet.
+# --dry-run` prints the plan; `just scenario ID --assert` (or `--all --assert`) runs it on the kind lab:
+# load → inject → assert the signal → revert → assert recovery, a report each (docs/scenarios.md).
 scenario *ARGS:
     cargo run -q -p lab --locked -- scenario {{ARGS}}

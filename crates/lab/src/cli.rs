@@ -55,7 +55,7 @@ pub enum Command {
     /// The kind lab: a kind cluster with OBI, Prometheus, Tempo, Grafana and the services.
     #[command(subcommand)]
     Kind(KindCommand),
-    /// Troubleshooting scenarios (crates/lab/scenarios): print a plan; running it on kind is to come.
+    /// Troubleshooting scenarios (crates/lab/scenarios): run one (or --all) on the kind lab, or print its plan.
     Scenario(crate::scenarios::cli::ScenarioArgs),
 }
 
@@ -156,7 +156,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Soak(args) => crate::soak::main(args, state_dir(cli.state_dir.as_deref())?).await,
         Command::Wire(args) => crate::wire::main(args, state_dir(cli.state_dir.as_deref())?).await,
         Command::Kind(command) => kind(command),
-        Command::Scenario(args) => crate::scenarios::cli::main(args),
+        Command::Scenario(args) => crate::scenarios::cli::main(args).await,
     }
 }
 

@@ -14,6 +14,7 @@
 //! - [`docs`] — checks that keep README.md and docs/ true: links, anchors, OBI names, recipes.
 //! - [`soak`] — `just soak`: the local lab under `mixed` for minutes, memory and fds sampled.
 //! - [`wire`] — `just wire`: a capture of the lab under `mixed`, read with Wireshark's dissectors.
+//! - [`prom`] — the Prometheus HTTP API client (instant query → one value or series).
 //! - [`cmd`] — the one way to run an external command and to wait for a condition.
 //! - [`cli`] — the `lab` binary's commands.
 
@@ -24,6 +25,7 @@ pub mod docs;
 pub mod kind;
 pub mod local;
 pub mod manifests;
+pub mod prom;
 pub mod scenarios;
 pub mod soak;
 pub mod wire;

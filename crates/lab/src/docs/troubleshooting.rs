@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use super::Doc;
 use super::markdown::{self, Block, Line};
 use crate::scenarios::Scenario;
-use crate::scenarios::model::{Action, Assertion, Op, policy_name};
+use crate::scenarios::model::{Action, Assertion, Op};
 
 /// The page these checks are for.
 pub const PAGE: &str = "docs/troubleshooting.md";
@@ -104,14 +104,16 @@ pub fn comparison(a: &Assertion) -> String {
 }
 
 /// The command lines the page must show for a scenario's actions (trigger and revert): each kubectl
-/// line `lab scenario` runs, and the NetworkPolicy of a cut (applied from YAML, so named, not quoted).
+/// line `lab scenario` runs, and for a cut and its restore the edge (`cut A → B:port`, `restore A → B`
+/// — NetworkPolicy changes computed from the overlay, see scenarios::netpol, so named, not quoted).
 pub fn action_texts(s: &Scenario) -> Vec<String> {
     s.trigger
         .actions
         .iter()
         .chain(&s.revert)
         .map(|a| match a {
-            Action::Cut { from, to, .. } => policy_name(from, to),
+            Action::Cut { from, to, port } => format!("cut {from} → {to}:{port}"),
+            Action::Restore { from, to } => format!("restore {from} → {to}"),
             other => other.describe(),
         })
         .collect()

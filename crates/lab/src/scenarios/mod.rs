@@ -5,13 +5,20 @@
 //! Reading order: [`model`] (one scenario file), [`check`] (what a scenario must satisfy to be in
 //! the catalog: names OBI v0.14.0 really publishes, panels that exist, documented service flags,
 //! loadgen steps loadgen accepts, a revert for every action), [`plan`] (the run a scenario makes on
-//! the kind lab, as printable steps). The proof that every signal fires under the fault and clears
-//! after it runs against a real Prometheus in tests/it/scenarios.rs.
+//! the kind lab, as printable steps), [`ops`] (its kubectl operations as data), [`run`] (carrying
+//! them out: bounded Prometheus polls, the revert that always runs), [`netpol`] (a cut as NetworkPolicy
+//! changes, proven with the evaluator), [`report`] (what a person reads). The proof that every
+//! signal fires under the fault and clears after it runs against a real Prometheus in
+//! tests/it/scenarios.rs; the runner's polls and reports against one in tests/it/scenarios_run/.
 
 pub mod check;
 pub mod cli;
 pub mod model;
+pub mod netpol;
+pub mod ops;
 pub mod plan;
+pub mod report;
+pub mod run;
 
 use anyhow::{Context, Result};
 

@@ -61,7 +61,7 @@ pub struct Trigger {
     /// An inline loadgen profile (the same format as loadgen's own, checked by loadgen's parser).
     #[serde(default)]
     pub load: Option<serde_yaml::Value>,
-    /// Changes to the lab, applied before the load starts (`- cut: {…}`: serde_yaml 0.9 reads enums
+    /// Changes to the lab (on kind applied once the load runs: see scenarios::ops; `- cut: {…}`: serde_yaml 0.9 reads enums
     /// from `!tags` unless told to take one-key maps).
     #[serde(default, with = "serde_yaml::with::singleton_map_recursive")]
     pub actions: Vec<Action>,
@@ -82,9 +82,10 @@ pub enum Action {
     Scale { target: String, replicas: u32 },
     /// Delete the pods of a workload (its controller starts fresh ones: in-memory state is gone).
     DeletePod { target: String },
-    /// A NetworkPolicy `mop-cut-<from>-<to>` denying `from`'s egress to `to` on `port`.
+    /// `from` can no longer open connections to `to` on `port` (NetworkPolicy only allows, so
+    /// the allows of that edge are replaced: see scenarios::netpol).
     Cut { from: String, to: String, port: u16 },
-    /// Delete that NetworkPolicy again.
+    /// Undo the trigger's cut of the same edge (the rendered policies re-applied).
     Restore { from: String, to: String },
     /// `kubectl set env <kind>/<name>`: set and/or unset documented flags (a rollout follows).
     Env {
@@ -120,14 +121,10 @@ impl Action {
                 format!("kubectl -n mop delete pod -l app.kubernetes.io/name={name}")
             }
             Action::Cut { from, to, port } => format!(
-                "apply NetworkPolicy {}: deny egress of {from} to {to}:{port}",
-                policy_name(from, to)
+                "cut {from} → {to}:{port}: NetworkPolicy allows of that egress replaced by copies without it, then {to} restarted"
             ),
             Action::Restore { from, to } => {
-                format!(
-                    "kubectl -n mop delete networkpolicy {}",
-                    policy_name(from, to)
-                )
+                format!("restore {from} → {to}: the kind overlay's NetworkPolicies re-applied")
             }
             Action::Env { target, set, unset } => {
                 let mut args: Vec<String> = set.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -136,12 +133,6 @@ impl Action {
             }
         }
     }
-}
-
-/// The NetworkPolicy a [`Action::Cut`] creates: named after both ends so a revert finds it.
-pub fn policy_name(from: &str, to: &str) -> String {
-    let name = |t: &str| t.rsplit('/').next().unwrap_or(t).to_owned();
-    format!("mop-cut-{}-{}", name(from), name(to))
 }
 
 /// A PromQL expression whose single value is compared with a threshold.

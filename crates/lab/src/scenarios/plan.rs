@@ -1,6 +1,6 @@
 //! The run `lab scenario ID` makes on the kind lab, as data: inject → wait for the signal (bounded)
-//! → assert → revert → wait for recovery → assert. `--dry-run` prints it; carrying it out on a kind
-//! cluster is not implemented yet (no cluster can run on the build machines) and says so.
+//! → assert → revert → wait for recovery → assert. `--dry-run` prints it; [`super::run`] carries it
+//! out on the kind lab (the kubectl operations behind each line are in `run::ops`).
 
 use std::fmt::Write as _;
 
@@ -11,7 +11,7 @@ use super::model::Scenario;
 pub enum Step {
     /// A change to the lab or a loadgen run (one readable/runnable line).
     Inject(String),
-    /// Poll Prometheus every 15 s until the assertion holds, for at most `seconds`.
+    /// Poll Prometheus every 5 s until the assertion holds, for at most `seconds`.
     WaitFor {
         what: &'static str,
         assertion: String,
@@ -21,8 +21,16 @@ pub enum Step {
 }
 
 /// The steps of `s`'s run, in order. With `assert` false the waits are reported, not enforced.
+/// The load comes first: the fault must meet live traffic (see `ops::Ops::load`).
 pub fn steps(s: &Scenario) -> Vec<Step> {
-    let mut out: Vec<Step> = s.trigger_lines().into_iter().map(Step::Inject).collect();
+    let lines = s.trigger_lines();
+    let (actions, load) = lines.split_at(s.trigger.actions.len().min(lines.len()));
+    let mut out: Vec<Step> = load
+        .iter()
+        .chain(actions)
+        .cloned()
+        .map(Step::Inject)
+        .collect();
     out.push(Step::WaitFor {
         what: "signal",
         assertion: s.signal.describe(),
@@ -71,6 +79,10 @@ pub fn render(s: &Scenario, assert: bool) -> String {
     if s.revert.is_empty() {
         let _ = writeln!(out, "  (nothing to revert: the fault ends by itself)");
     }
+    let _ = writeln!(
+        out,
+        "  then: stop the load (its Job is deleted — also after a failure or Ctrl-C, like the revert)"
+    );
     out
 }
 
@@ -84,7 +96,11 @@ mod tests {
         let s = find("sql-postgres-outage").unwrap();
         let steps = steps(&s);
         assert!(
-            matches!(&steps[0], Step::Inject(l) if l.contains("NetworkPolicy mop-cut-orders-postgres"))
+            matches!(&steps[0], Step::Inject(l) if l.contains("loadgen")),
+            "{steps:?}"
+        );
+        assert!(
+            matches!(&steps[1], Step::Inject(l) if l.contains("cut deployment/orders → statefulset/postgres:5432"))
         );
         let waits: Vec<&str> = steps
             .iter()
@@ -106,7 +122,7 @@ mod tests {
         let text = render(&s, true);
         assert!(
             text.contains("assert signal")
-                && text.contains("kubectl -n mop delete networkpolicy mop-cut-orders-postgres"),
+                && text.contains("revert: restore deployment/orders → statefulset/postgres"),
             "{text}"
         );
         assert!(

@@ -296,12 +296,12 @@ fn docs_troubleshooting_check_catches_drift_both_ways() {
                 1,
             ),
         ),
-        // A revert line the catalog has (sql-postgres-outage restores the cut).
+        // A revert the catalog has (sql-postgres-outage restores the cut).
         (
-            "kubectl -n mop delete networkpolicy mop-cut-orders-postgres",
+            "restore deployment/orders → statefulset/postgres",
             page.text.replacen(
-                "kubectl -n mop delete networkpolicy mop-cut-orders-postgres",
-                "kubectl -n mop delete networkpolicy mop-cut",
+                "restore deployment/orders → statefulset/postgres",
+                "restore deployment/orders",
                 1,
             ),
         ),

@@ -12,5 +12,6 @@ mod manifests;
 mod manifests_run;
 mod policy;
 mod scenarios;
+mod scenarios_run;
 mod support;
 mod wire;

@@ -144,7 +144,7 @@ fn lab(args: &[&str]) -> (bool, String, String) {
 }
 
 #[test]
-fn lab_scenario_lists_prints_plans_and_refuses_what_it_cannot_do_yet() {
+fn lab_scenario_lists_prints_plans_and_needs_a_kind_lab_to_run() {
     let (ok, list, _) = lab(&["scenario", "--list"]);
     assert!(ok);
     assert_eq!(
@@ -160,9 +160,9 @@ fn lab_scenario_lists_prints_plans_and_refuses_what_it_cannot_do_yet() {
     let (ok, plan, err) = lab(&["scenario", "redis-outage-bypass", "--assert", "--dry-run"]);
     assert!(ok, "{err}");
     for expected in [
-        "1. inject: apply NetworkPolicy mop-cut-gateway-redis",
+        "2. inject: cut deployment/gateway → deployment/redis:6379",
         "then assert signal",
-        "revert: kubectl -n mop delete networkpolicy mop-cut-gateway-redis",
+        "revert: restore deployment/gateway → deployment/redis",
         "then assert recovery",
         "panel \"Hit ratio — derived from OBI (HTTP)\"",
     ] {
@@ -180,9 +180,12 @@ fn lab_scenario_lists_prints_plans_and_refuses_what_it_cannot_do_yet() {
         !ok && err.contains("no scenario \"nope\"") && err.contains("sql-n-plus-one"),
         "{err}"
     );
-    // Without --dry-run it would need a kind cluster: it says so and fails rather than pretending.
+    // Without --dry-run it needs a kind cluster (none here): it says so before changing anything.
     let (ok, _, err) = lab(&["scenario", "http-error-burst", "--assert"]);
-    assert!(!ok && err.contains("not implemented yet"), "{err}");
+    assert!(
+        !ok && err.contains("no kind lab") && err.contains("just up"),
+        "{err}"
+    );
 }
 
 #[test]
