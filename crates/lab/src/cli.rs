@@ -55,6 +55,8 @@ pub enum Command {
     Kind(KindCommand),
     /// Troubleshooting scenarios (crates/lab/scenarios): print a plan; running it on kind is to come.
     Scenario(crate::scenarios::cli::ScenarioArgs),
+    /// Prove OBI's telemetry arrived in the kind lab: the protocol × signal grid and completeness.
+    Verify(crate::verify::VerifyArgs),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -154,6 +156,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Soak(args) => crate::soak::main(args, state_dir(cli.state_dir.as_deref())?).await,
         Command::Kind(command) => kind(command),
         Command::Scenario(args) => crate::scenarios::cli::main(args),
+        Command::Verify(args) => crate::verify::main(args, repo_root()?).await,
     }
 }
 

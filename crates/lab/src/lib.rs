@@ -25,6 +25,7 @@ pub mod local;
 pub mod manifests;
 pub mod scenarios;
 pub mod soak;
+pub mod verify;
 
 pub use local::plan::{Plan, Ports};
 pub use local::supervisor::{Lab, LabOptions};
