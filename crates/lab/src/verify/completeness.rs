@@ -73,32 +73,41 @@ pub struct Row {
     pub verdict: Verdict,
 }
 
+/// One counter and what loadgen sent to it.
+#[derive(Debug, Clone, Default)]
+pub struct Group {
+    pub selector: String,
+    pub label: String,
+    pub steps: Vec<String>,
+    /// Requests × per-arrival operations.
+    pub loadgen: u64,
+    pub caveat: Option<String>,
+}
+
 /// Steps grouped by counter: several steps on one route add up.
-pub fn rows(
-    report: &Report,
-    mapped: &[Mapped],
-) -> anyhow::Result<Vec<(String, String, Vec<String>, u64, Option<String>)>> {
-    let mut by_selector: BTreeMap<String, (String, Vec<String>, u64, Option<String>)> =
-        BTreeMap::new();
+pub fn groups(report: &Report, mapped: &[Mapped]) -> anyhow::Result<Vec<Group>> {
+    let mut by_selector: BTreeMap<String, Group> = BTreeMap::new();
     for m in mapped {
         let step = report
             .steps
             .iter()
             .find(|s| s.name == m.step)
             .with_context(|| format!("the report has no step {:?}", m.step))?;
-        let entry = by_selector
+        let g = by_selector
             .entry(m.counter.selector.clone())
-            .or_insert_with(|| (m.counter.label.clone(), Vec::new(), 0, None));
-        entry.1.push(m.step.clone());
-        entry.2 += step.sent() * m.counter.per_arrival;
-        if entry.3.is_none() {
-            entry.3.clone_from(&m.counter.caveat);
+            .or_insert_with(|| Group {
+                selector: m.counter.selector.clone(),
+                label: m.counter.label.clone(),
+                ..Group::default()
+            });
+        g.steps.push(m.step.clone());
+        g.loadgen += step.sent() * m.counter.per_arrival;
+        // One step that is not 1:1 (an N+1) makes the whole counter not 1:1.
+        if g.caveat.is_none() {
+            g.caveat.clone_from(&m.counter.caveat);
         }
     }
-    Ok(by_selector
-        .into_iter()
-        .map(|(sel, (label, steps, n, caveat))| (sel, label, steps, n, caveat))
-        .collect())
+    Ok(by_selector.into_values().collect())
 }
 
 /// OBI's count of `selector` between the window's instants.
@@ -120,7 +129,14 @@ pub async fn check(
     tolerance: f64,
 ) -> anyhow::Result<Vec<Row>> {
     let mut out = Vec::new();
-    for (selector, label, steps, loadgen, caveat) in rows(report, mapped)? {
+    for g in groups(report, mapped)? {
+        let Group {
+            selector,
+            label,
+            steps,
+            loadgen,
+            caveat,
+        } = g;
         let obi = obi_count(prometheus, &selector, window).await?;
         #[allow(clippy::cast_precision_loss)]
         let ratio = (loadgen > 0).then(|| obi / loadgen as f64);

@@ -50,16 +50,16 @@ pub const EDGES: [(&str, &str); 6] = [
     ("loadgen", "gateway"),
     ("loadgen", "orders"),
     ("loadgen", "events-producer"),
-    ("loadgen", "auth"),
     ("gateway", "catalog"),
+    ("loadgen", "auth"),
 ];
 /// Services whose spans must reach Tempo.
 pub const TRACED: [&str; 7] = [
     "catalog",
     "gateway",
     "orders",
-    "auth",
     "events-producer",
+    "auth",
     "events-notifications",
     "events-analytics",
 ];
@@ -191,7 +191,11 @@ pub fn grpc_methods(proto: &str) -> anyhow::Result<Vec<String>> {
             .collect()
     };
     let (mut package, mut service, mut out) = (None, None, Vec::new());
-    for line in proto.lines().map(str::trim).filter(|l| !l.starts_with("//")) {
+    for line in proto
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with("//"))
+    {
         let w = words(line);
         match w.first().map(String::as_str) {
             Some("package") => package = w.get(1).cloned(),
@@ -215,7 +219,10 @@ fn q(s: &str) -> String {
 
 /// Traffic of a counter's series matching `selector` within `window`.
 fn traffic(counter: &str, selector: &[(&str, &str)], window: &str) -> String {
-    let sel: Vec<String> = selector.iter().map(|(k, v)| format!("{k}={}", q(v))).collect();
+    let sel: Vec<String> = selector
+        .iter()
+        .map(|(k, v)| format!("{k}={}", q(v)))
+        .collect();
     format!("sum(increase({counter}{{{}}}[{window}]))", sel.join(","))
 }
 
@@ -283,7 +290,12 @@ pub fn items(sources: &Sources, window: &str) -> Vec<Item> {
     };
     for op in SQL_OPERATIONS {
         let check = Check::Traffic(db("postgresql", "orders", op));
-        push("postgresql", "client metrics", format!("orders {op}"), check);
+        push(
+            "postgresql",
+            "client metrics",
+            format!("orders {op}"),
+            check,
+        );
     }
     for op in REDIS_COMMANDS {
         let check = Check::Traffic(db("redis", "gateway", op));
@@ -291,7 +303,12 @@ pub fn items(sources: &Sources, window: &str) -> Vec<Item> {
     }
     for op in REDIS_PUBSUB {
         let check = Check::Traffic(db("redis", "gateway", op));
-        push("redis-pubsub", "client metrics", format!("gateway {op}"), check);
+        push(
+            "redis-pubsub",
+            "client metrics",
+            format!("gateway {op}"),
+            check,
+        );
     }
     let messaging = |counter: &str, service: &str, topic: &str| {
         traffic(
@@ -309,7 +326,12 @@ pub fn items(sources: &Sources, window: &str) -> Vec<Item> {
             service,
             topic,
         ));
-        push("kafka", "send metrics", format!("{service} → {topic}"), check);
+        push(
+            "kafka",
+            "send metrics",
+            format!("{service} → {topic}"),
+            check,
+        );
     }
     for service in KAFKA_CONSUMERS {
         for topic in ORDER_TOPICS {
@@ -318,7 +340,12 @@ pub fn items(sources: &Sources, window: &str) -> Vec<Item> {
                 service,
                 topic,
             ));
-            push("kafka", "process metrics", format!("{service} ← {topic}"), check);
+            push(
+                "kafka",
+                "process metrics",
+                format!("{service} ← {topic}"),
+                check,
+            );
         }
     }
     push(
@@ -338,7 +365,12 @@ pub fn items(sources: &Sources, window: &str) -> Vec<Item> {
             q(client),
             q(server)
         ));
-        push(protocol, "service graph", format!("{client} → {server}"), check);
+        push(
+            protocol,
+            "service graph",
+            format!("{client} → {server}"),
+            check,
+        );
     }
     push(
         "http",
@@ -364,7 +396,12 @@ pub fn items(sources: &Sources, window: &str) -> Vec<Item> {
             s if KAFKA_CONSUMERS.contains(&s) => "kafka",
             _ => "http",
         };
-        push(protocol, "traces", service.to_owned(), Check::Tempo(service.to_owned()));
+        push(
+            protocol,
+            "traces",
+            service.to_owned(),
+            Check::Tempo(service.to_owned()),
+        );
     }
     out
 }

@@ -48,7 +48,10 @@ fn sql_operations_are_the_first_keywords_of_orders_statements() {
         }
     }
     let listed: std::collections::BTreeSet<_> = SQL_OPERATIONS.into_iter().collect();
-    assert_eq!(found, listed, "orders' statements begin with other keywords now");
+    assert_eq!(
+        found, listed,
+        "orders' statements begin with other keywords now"
+    );
 }
 
 #[test]
@@ -66,7 +69,11 @@ fn redis_commands_are_the_ones_the_gateway_sends() {
 #[test]
 fn items_cover_every_protocol_and_name_obi_metrics() {
     let sources = Sources {
-        routes: [("catalog".to_owned(), vec![("GET".into(), "/products/{id}".into())])].into(),
+        routes: [(
+            "catalog".to_owned(),
+            vec![("GET".into(), "/products/{id}".into())],
+        )]
+        .into(),
         grpc_methods: vec!["/mop.auth.v1.AuthService/Login".into()],
     };
     let items = items(&sources, "5m");
@@ -78,7 +85,14 @@ fn items_cover_every_protocol_and_name_obi_metrics() {
             "sum(increase(http_server_request_duration_seconds_count{service_name=\"catalog\",http_request_method=\"GET\",http_route=\"/products/{id}\"}[5m]))".into()
         )
     );
-    for protocol in ["http", "grpc", "postgresql", "redis", "redis-pubsub", "kafka"] {
+    for protocol in [
+        "http",
+        "grpc",
+        "postgresql",
+        "redis",
+        "redis-pubsub",
+        "kafka",
+    ] {
         assert!(items.iter().any(|i| i.protocol == protocol), "{protocol}");
     }
     // Every row's (protocol, signal) is a cell of the visibility matrix.

@@ -62,7 +62,15 @@ impl Quiet {
 
 fn suspend(cronjob: &str, on: bool) -> anyhow::Result<()> {
     kubectl()
-        .args(["-n", APPS_NAMESPACE, "patch", cronjob, "--type", "merge", "-p"])
+        .args([
+            "-n",
+            APPS_NAMESPACE,
+            "patch",
+            cronjob,
+            "--type",
+            "merge",
+            "-p",
+        ])
         .arg(format!("{{\"spec\":{{\"suspend\":{on}}}}}"))
         .run()
 }
@@ -71,7 +79,9 @@ impl Drop for Quiet {
     fn drop(&mut self) {
         for cj in &self.cronjobs {
             if let Err(e) = suspend(cj, false) {
-                eprintln!("lab: could not resume {cj}: {e:#} (`kubectl patch {cj} -p '{{\"spec\":{{\"suspend\":false}}}}'`)");
+                eprintln!(
+                    "lab: could not resume {cj}: {e:#} (`kubectl patch {cj} -p '{{\"spec\":{{\"suspend\":false}}}}'`)"
+                );
             }
         }
     }
@@ -97,7 +107,14 @@ pub fn run_load(paths: &Paths, profile: &str, args: &[String]) -> anyhow::Result
     let yaml = load::objects(&template, &name, &profile, &args)?;
     let start = now_s();
     kubectl()
-        .args(["apply", "--server-side", "--field-manager", "mop-lab", "-f", "-"])
+        .args([
+            "apply",
+            "--server-side",
+            "--field-manager",
+            "mop-lab",
+            "-f",
+            "-",
+        ])
         .stdin(yaml)
         .run()?;
     let state = || -> anyhow::Result<PodState> {
@@ -125,8 +142,8 @@ pub fn run_load(paths: &Paths, profile: &str, args: &[String]) -> anyhow::Result
     let logs = kubectl()
         .args(["-n", APPS_NAMESPACE, "logs", &format!("job/{name}")])
         .output()?;
-    let report_json = report_from_log(&logs)
-        .with_context(|| format!("job/{name}'s log holds no JSON report"))?;
+    let report_json =
+        report_from_log(&logs).with_context(|| format!("job/{name}'s log holds no JSON report"))?;
     Ok(Run {
         report_json,
         start,

@@ -80,8 +80,8 @@ pub async fn main(args: VerifyArgs, repo: PathBuf) -> anyhow::Result<()> {
 
     // The measured run first, so the grid's window holds its traffic too.
     let measured = if let Some(path) = &args.report {
-        let json = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let json =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let window = completeness::Window {
             start: args.from.unwrap_or_default(),
             end: args.to.unwrap_or_default(),

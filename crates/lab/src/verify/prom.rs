@@ -14,7 +14,11 @@ pub async fn query_vector(
     base: &str,
     promql: &str,
 ) -> anyhow::Result<Vec<(BTreeMap<String, String>, f64)>> {
-    let body = http::get(base, &format!("/api/v1/query?query={}", http::encode(promql))).await?;
+    let body = http::get(
+        base,
+        &format!("/api/v1/query?query={}", http::encode(promql)),
+    )
+    .await?;
     parse(&body).with_context(|| format!("query `{promql}`"))
 }
 

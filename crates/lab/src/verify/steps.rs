@@ -26,7 +26,10 @@ pub fn variables() -> BTreeMap<String, String> {
         ("ORDERS_URL", "http://orders.mop.svc:8083"),
         ("EVENTS_URL", "http://events-producer.mop.svc:8085"),
         ("AUTH_ADDR", "http://auth.mop.svc:50051"),
-        ("DATABASE_URL", "postgres://loadgen@postgres.mop.svc:5432/orders"),
+        (
+            "DATABASE_URL",
+            "postgres://loadgen@postgres.mop.svc:5432/orders",
+        ),
         ("REDIS_URL", "redis://redis.mop.svc:6379/0"),
         ("KAFKA_BROKERS", "kafka.mop.svc:9092"),
     ]
@@ -67,7 +70,9 @@ fn fill(template: &str) -> String {
     let mut rest = template;
     while let Some(start) = rest.find("{rand:") {
         out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').map_or(rest.len(), |e| start + e + 1);
+        let end = rest[start..]
+            .find('}')
+            .map_or(rest.len(), |e| start + e + 1);
         out.push('1');
         rest = &rest[end..];
     }
@@ -104,7 +109,11 @@ fn grpc_method(call: Call) -> &'static str {
 /// What a record reaching orders.<type> sets off: both roles process it, notifications writes one.
 fn consumed(topic: &str, poison: bool, out: &mut Vec<String>) {
     for consumer in KAFKA_CONSUMERS {
-        out.push(key("kafka", "process metrics", &format!("{consumer} ← {topic}")));
+        out.push(key(
+            "kafka",
+            "process metrics",
+            &format!("{consumer} ← {topic}"),
+        ));
         out.push(key("kafka", "traces", consumer));
         if poison {
             out.push(key("kafka", "send metrics", &format!("{consumer} → dlq")));
@@ -157,12 +166,15 @@ fn one(
                 .filter(|(m, _)| *m == h.method)
                 .map(|(_, t)| t.clone())
                 .collect();
-            let route = crate::manifests::obi::route_for(&templates, &path).ok_or_else(|| {
-                anyhow::anyhow!("{} {path} matches no {service} route", h.method)
-            })?;
+            let route = crate::manifests::obi::route_for(&templates, &path)
+                .ok_or_else(|| anyhow::anyhow!("{} {path} matches no {service} route", h.method))?;
             let subject = format!("{service} {} {route}", h.method);
             ex.push(key("http", "server metrics", &subject));
-            ex.push(key("http", "service graph", &format!("loadgen → {service}")));
+            ex.push(key(
+                "http",
+                "service graph",
+                &format!("loadgen → {service}"),
+            ));
             ex.push(key("http", "traces", &service));
             match (service.as_str(), h.method.as_str(), route.as_str()) {
                 // A cache miss reads catalog and fills Redis (crates/gateway/src/http.rs).

@@ -15,7 +15,11 @@ fn sources() -> Sources {
         routes: [
             (
                 "catalog",
-                r(&[("GET", "/products/{id}"), ("GET", "/products"), ("GET", "/search")]),
+                r(&[
+                    ("GET", "/products/{id}"),
+                    ("GET", "/products"),
+                    ("GET", "/search"),
+                ]),
             ),
             (
                 "gateway",
@@ -57,10 +61,19 @@ fn http_steps_map_to_service_method_and_route() {
     let m = step(&all, "orders customer orders n+1");
     assert_eq!(m.counter.label, "orders GET /customers/{id}/orders");
     assert!(m.counter.caveat.is_none());
-    assert!(m.exercised.contains(&key("postgresql", "client metrics", "orders SELECT")));
+    assert!(
+        m.exercised
+            .contains(&key("postgresql", "client metrics", "orders SELECT"))
+    );
     let m = step(&all, "gateway get product");
-    assert!(m.exercised.contains(&key("http", "service graph", "gateway → catalog")));
-    assert!(m.exercised.contains(&key("redis", "client metrics", "gateway GET")));
+    assert!(
+        m.exercised
+            .contains(&key("http", "service graph", "gateway → catalog"))
+    );
+    assert!(
+        m.exercised
+            .contains(&key("redis", "client metrics", "gateway GET"))
+    );
     let m = step(&all, "events order created");
     assert_eq!(m.counter.label, "events-producer POST /events");
     assert!(m.exercised.contains(&key(
@@ -90,7 +103,11 @@ fn grpc_sql_redis_and_kafka_steps_map_to_their_counters() {
     let kafka = step(&all, "kafka order events");
     assert!(kafka.counter.caveat.as_deref().unwrap().contains("batches"));
     // Poison records go to the DLQ from either consumer role.
-    assert!(kafka.exercised.contains(&key("kafka", "send metrics", "events-notifications → dlq")));
+    assert!(
+        kafka
+            .exercised
+            .contains(&key("kafka", "send metrics", "events-notifications → dlq"))
+    );
 }
 
 #[test]
@@ -98,10 +115,17 @@ fn an_unknown_route_or_service_is_an_error_naming_the_step() {
     let text = "name: x\nschedule: {stages: [{target: 1, duration: 1s}]}\nsteps: [{name: nowhere, http: {url: '${CATALOG_URL}/nope/1'}}]";
     let s = Scenario::parse(text, &variables()).unwrap();
     let e = map(&s, &sources()).unwrap_err().to_string();
-    assert!(e.contains("nowhere") && e.contains("matches no catalog route"), "{e}");
-    assert_eq!(fill("/products/{rand:1:1000}?x={rand:1:2:3}"), "/products/1?x=1");
+    assert!(
+        e.contains("nowhere") && e.contains("matches no catalog route"),
+        "{e}"
+    );
     assert_eq!(
-        service_and_path("http://orders.mop.svc:8083/customers/{rand:1:9}/orders?per_page=10").unwrap(),
+        fill("/products/{rand:1:1000}?x={rand:1:2:3}"),
+        "/products/1?x=1"
+    );
+    assert_eq!(
+        service_and_path("http://orders.mop.svc:8083/customers/{rand:1:9}/orders?per_page=10")
+            .unwrap(),
         ("orders".to_owned(), "/customers/1/orders".to_owned())
     );
 }

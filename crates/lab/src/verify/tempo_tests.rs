@@ -97,17 +97,29 @@ fn the_documented_tags_answer_parses() {
     let r = parse(TAGS_EXAMPLE).unwrap();
     let ids: Vec<&str> = r.traces.iter().map(|t| t.trace_id.as_str()).collect();
     assert_eq!(ids, ["d6e9329d67b6146a", "1b1ba462b409200d"]);
-    assert!(r.traces.iter().all(|t| t.matched() == 0 && t.span_sets.is_empty()));
+    assert!(
+        r.traces
+            .iter()
+            .all(|t| t.matched() == 0 && t.span_sets.is_empty())
+    );
     let start = r.traces[1].start_s().unwrap();
     assert!((start - 1_634_727_775.935).abs() < 1e-3, "{start}");
     // No traces: an empty answer is zero traces, not an error.
-    assert!(parse(r#"{"traces": [], "metrics": {}}"#).unwrap().traces.is_empty());
+    assert!(
+        parse(r#"{"traces": [], "metrics": {}}"#)
+            .unwrap()
+            .traces
+            .is_empty()
+    );
     assert!(parse("{}").unwrap().traces.is_empty());
 }
 
 #[test]
 fn the_search_is_a_traceql_query_on_the_service_name() {
-    assert_eq!(query_for("catalog"), r#"{ resource.service.name = "catalog" }"#);
+    assert_eq!(
+        query_for("catalog"),
+        r#"{ resource.service.name = "catalog" }"#
+    );
     assert_eq!(
         search_path("catalog", 10, 20, 5),
         "/api/search?q=%7B%20resource.service.name%20%3D%20%22catalog%22%20%7D&start=10&end=20&limit=5"

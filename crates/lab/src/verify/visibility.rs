@@ -90,7 +90,12 @@ mod tests {
     fn duplicates_and_missing_sources_are_refused() {
         let entry = "{protocol: http, signal: traces, status: seen, reason: r, source: s}";
         let twice = format!("obi: v0.14.0\nmatrix: [{entry}, {entry}]");
-        assert!(Matrix::parse(&twice).unwrap_err().to_string().contains("twice"));
+        assert!(
+            Matrix::parse(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
         let bare = "obi: v0.14.0\nmatrix: [{protocol: http, signal: traces, status: gap, reason: r, source: ' '}]";
         assert!(Matrix::parse(bare).is_err());
         let typo = "obi: v0.14.0\nmatrix: [{protocol: http, signal: traces, status: maybe, reason: r, source: s}]";

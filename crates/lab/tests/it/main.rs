@@ -13,3 +13,4 @@ mod manifests_run;
 mod policy;
 mod scenarios;
 mod support;
+mod verify;
