@@ -73,6 +73,14 @@ pub async fn main(args: VerifyArgs, repo: PathBuf) -> anyhow::Result<()> {
         None => crate::local::plan::sibling_bin_dir(&std::env::current_exe()?)
             .context("cannot tell where the service binaries are; pass --bin-dir")?,
     };
+    prom::query_value(&args.prometheus, "vector(1)")
+        .await
+        .with_context(|| {
+            format!(
+                "Prometheus at {} does not answer: is the kind lab up (`just up`, `just status`)?",
+                args.prometheus
+            )
+        })?;
     let sources = expected::Sources::read(&bin_dir, &repo)?;
     let matrix = visibility::Matrix::load()?;
     let scenario = loadgen::scenario::Scenario::load(&args.profile, &steps::variables())?;
