@@ -286,6 +286,7 @@ async fn completeness_divides_obis_counts_by_loadgens_report_and_fails_when_they
     let rows = completeness::check(&prom.url(), &report, &mapped, second, 0.01)
         .await
         .unwrap();
+    println!("{}", completeness::render(&rows, &report, second));
     assert!(!completeness::passed(&rows));
     assert!(rows.iter().all(|r| r.verdict == Verdict::Fail), "{rows:#?}");
     let product = rows
@@ -300,4 +301,46 @@ async fn completeness_divides_obis_counts_by_loadgens_report_and_fails_when_they
         .await
         .unwrap();
     assert!(completeness::passed(&rows));
+}
+
+#[test]
+fn the_docs_matrix_is_the_data_file() {
+    // docs/verify.md's table row for row: protocol, signal, status, reason, source.
+    let doc = std::fs::read_to_string(repo().join("docs/verify.md")).unwrap();
+    let start = doc
+        .find("| protocol | signal | status | why | source |")
+        .expect("docs/verify.md has no matrix table");
+    let rows: Vec<Vec<String>> = doc[start..]
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            l.trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().to_owned())
+                .collect()
+        })
+        .collect();
+    let matrix = Matrix::load().unwrap();
+    let expected: Vec<Vec<String>> = matrix
+        .matrix
+        .iter()
+        .map(|e| {
+            let status = match e.status {
+                lab::verify::visibility::Status::Seen => "seen",
+                lab::verify::visibility::Status::Gap => "gap",
+            };
+            vec![
+                e.protocol.clone(),
+                e.signal.clone(),
+                status.to_owned(),
+                e.reason.clone(),
+                e.source.clone(),
+            ]
+        })
+        .collect();
+    assert_eq!(
+        rows, expected,
+        "docs/verify.md's matrix differs from crates/lab/visibility.yaml"
+    );
 }
