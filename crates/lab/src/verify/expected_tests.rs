@@ -1,6 +1,8 @@
 //! The expected rows are derived from the code they describe: the proto file, orders' SQL and the
 //! gateway's Redis commands are re-read here so a new statement or command cannot go unchecked.
 
+use std::path::Path;
+
 use super::*;
 
 fn repo() -> std::path::PathBuf {

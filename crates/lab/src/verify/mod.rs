@@ -4,8 +4,8 @@
 //! (crates/lab/visibility.yaml) or not exercised; then **completeness**: a loadgen run of its own, and
 //! OBI's count of each route/method/operation over the run's window ÷ loadgen's completed requests.
 //!
-//! Reading order: [`visibility`] (the matrix as data), [`expected`] (the rows, from OpenAPI, proto and
-//! the services' code), [`steps`] (a scenario's steps → rows exercised and counters), [`grid`],
+//! Reading order: [`visibility`] (the matrix as data), [`expected`] (the rows, from [`sources`] — OpenAPI, proto —
+//! and the services' code), [`steps`] (a scenario's steps → rows exercised and counters), [`grid`],
 //! [`completeness`], [`tempo`] (search parsing), [`kind`] (the measured run in the cluster),
 //! [`prom`]/[`http`] (the query APIs).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
@@ -16,6 +16,7 @@ pub mod grid;
 pub mod http;
 pub mod kind;
 pub mod prom;
+pub mod sources;
 pub mod steps;
 pub mod tempo;
 pub mod visibility;

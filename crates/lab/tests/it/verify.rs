@@ -59,8 +59,9 @@ fn healthy() -> Fixture {
     f
 }
 
-/// The grid over `openmetrics`, with the mixed profile as the run (what `just verify` runs).
-async fn grid_over(openmetrics: &str) -> Vec<grid::Row> {
+/// The grid over `openmetrics`, with the mixed profile as the run (what `just verify` runs); the
+/// Prometheus stays up for the caller.
+async fn grid_over(openmetrics: &str) -> (Prometheus, Vec<grid::Row>) {
     let prom = Prometheus::start_with_openmetrics(openmetrics).unwrap();
     let sources = Sources::read(&bin_dir(), &repo()).unwrap();
     let scenario = loadgen::scenario::Scenario::load("mixed", &steps::variables()).unwrap();
@@ -73,8 +74,26 @@ async fn grid_over(openmetrics: &str) -> Vec<grid::Row> {
         since: 0,
         until: now(),
     };
-    grid::check(&items, &exercised, &Matrix::load().unwrap(), &backends)
+    let rows = grid::check(&items, &exercised, &Matrix::load().unwrap(), &backends)
         .await
+        .unwrap();
+    (prom, rows)
+}
+
+/// `lab verify --no-load` (the binary, as `just verify --no-load` runs it) against `prom`.
+fn lab_verify(prom: &Prometheus) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args([
+            "verify",
+            "--no-load",
+            "--tempo",
+            "",
+            "--prometheus",
+            &prom.url(),
+        ])
+        .env("LAB_BIN_DIR", bin_dir())
+        .current_dir(repo())
+        .output()
         .unwrap()
 }
 
@@ -88,7 +107,7 @@ fn status_of<'a>(rows: &'a [grid::Row], subject: &str) -> &'a Status {
 
 #[tokio::test]
 async fn a_healthy_lab_is_seen_everywhere_but_the_expected_gaps() {
-    let rows = grid_over(&healthy().openmetrics()).await;
+    let (prom, rows) = grid_over(&healthy().openmetrics()).await;
     let rendered = grid::render(&rows);
     println!("{rendered}");
     assert!(grid::passed(&rows), "{rendered}");
@@ -125,6 +144,15 @@ async fn a_healthy_lab_is_seen_everywhere_but_the_expected_gaps() {
     for r in &rows {
         assert_ne!(r.status, Status::Missing, "{}", r.item.subject);
     }
+    // The command says the same and exits 0.
+    let out = lab_verify(&prom);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("0 missing ✘"), "{stdout}");
 }
 
 #[tokio::test]
@@ -140,7 +168,7 @@ async fn a_route_without_series_is_missing() {
         })
         .map(|l| format!("{l}\n"))
         .collect();
-    let rows = grid_over(&text).await;
+    let (prom, rows) = grid_over(&text).await;
     assert_eq!(
         status_of(&rows, "catalog GET /products/{id}"),
         &Status::Missing
@@ -153,6 +181,12 @@ async fn a_route_without_series_is_missing() {
         .collect();
     assert_eq!(missing, ["catalog GET /products/{id}"]);
     assert!(grid::render(&rows).contains("✘   catalog GET /products/{id}"));
+    let out = lab_verify(&prom);
+    assert!(
+        !out.status.success(),
+        "lab verify passed with a route missing"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("verify failed"));
 }
 
 /// A real report: catalog from target/debug on a free port, loadgen's `constant` profile against it.
@@ -277,6 +311,36 @@ async fn completeness_divides_obis_counts_by_loadgens_report_and_fails_when_they
     assert!(product.loadgen > 50, "{}", product.loadgen);
     assert_eq!(product.obi, product.loadgen as f64);
     assert!(rendered.contains("100.0 %"));
+
+    // `lab verify --report` computes the same figures (its grid fails here: this Prometheus holds
+    // only catalog's counters, no service graph).
+    let file = testkit::process::temp_dir("verify-cli")
+        .unwrap()
+        .join("report.json");
+    std::fs::write(&file, &json).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args([
+            "verify",
+            "--profile",
+            "constant",
+            "--tempo",
+            "",
+            "--prometheus",
+            &prom.url(),
+        ])
+        .arg("--report")
+        .arg(&file)
+        .args(["--from", &t[0].to_string(), "--to", &t[1].to_string()])
+        .env("LAB_BIN_DIR", bin_dir())
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("catalog GET /products/{id}") && l.contains('%'))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.contains("✔") && line.contains("100.0 %"), "{line}");
 
     // The second window: OBI counted 97 % of a run of the same size → ✘ on every route.
     let second = Window {
