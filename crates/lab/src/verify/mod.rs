@@ -104,7 +104,7 @@ pub async fn main(args: VerifyArgs, repo: PathBuf) -> anyhow::Result<()> {
             "lab verify: background load paused; running `loadgen run {} --duration {}` in the cluster …",
             args.profile, args.duration
         );
-        let run = {
+        let (run, end) = {
             let _quiet = kind::Quiet::start()?;
             let run = kind::run_load(
                 &paths,
@@ -117,11 +117,12 @@ pub async fn main(args: VerifyArgs, repo: PathBuf) -> anyhow::Result<()> {
                 SCRAPE_MARGIN.as_secs()
             );
             tokio::time::sleep(SCRAPE_MARGIN).await;
-            run
+            // The window ends before the background load is resumed.
+            (run, kind::now_s())
         };
         let window = completeness::Window {
             start: run.start,
-            end: kind::now_s(),
+            end,
         };
         Some((run.report_json, window))
     };

@@ -95,6 +95,9 @@ fn grpc_sql_redis_and_kafka_steps_map_to_their_counters() {
         step(&all, "auth bad password").counter.selector,
         step(&all, "auth login").counter.selector
     );
+    // `auth validate` logs in when its pool is empty: Login is not loadgen's login steps alone.
+    assert!(step(&all, "auth login").counter.caveat.is_some());
+    assert!(step(&all, "auth validate").counter.caveat.is_none());
     let dup = &step(&all, "sql duplicate customer").counter;
     assert_eq!(dup.label, "loadgen → postgresql INSERT");
     assert!(dup.caveat.is_none());
