@@ -132,3 +132,35 @@ fn an_unknown_route_or_service_is_an_error_naming_the_step() {
         ("orders".to_owned(), "/customers/1/orders".to_owned())
     );
 }
+
+#[test]
+fn mixed_has_these_one_to_one_counters() {
+    // docs/verify.md names them: the completeness figures `just verify` passes or fails on.
+    // As completeness groups them: one step that is not 1:1 spoils its whole counter (the N+1 page
+    // shares loadgen's SELECT with the order lookup).
+    let all = mixed();
+    let mut one_to_one: Vec<String> = all
+        .iter()
+        .filter(|m| {
+            all.iter()
+                .filter(|o| o.counter.selector == m.counter.selector)
+                .all(|o| o.counter.caveat.is_none())
+        })
+        .map(|m| m.counter.label.clone())
+        .collect();
+    one_to_one.sort();
+    one_to_one.dedup();
+    assert_eq!(
+        one_to_one,
+        [
+            "auth /mop.auth.v1.AuthService/ValidateToken",
+            "events-producer POST /events",
+            "gateway GET /products/{id}",
+            "loadgen → postgresql INSERT",
+            "loadgen → redis GET",
+            "loadgen → redis SET",
+            "orders GET /customers/{id}/orders",
+            "orders POST /orders",
+        ]
+    );
+}
