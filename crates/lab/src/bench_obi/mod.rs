@@ -111,14 +111,18 @@ fn obi(on: bool) -> anyhow::Result<()> {
     )
 }
 
+/// Restarts the services (not the backends: a restarted broker or database would only add noise).
 fn restart_apps() -> anyhow::Result<()> {
+    let apps: Vec<String> = compare::WORKLOADS
+        .iter()
+        .filter(|w| **w != "loadgen")
+        .map(|w| format!("deployment/{w}"))
+        .collect();
     kubectl()
-        .args(["-n", APPS_NAMESPACE, "rollout", "restart", "deployment"])
+        .args(["-n", APPS_NAMESPACE, "rollout", "restart"])
+        .args(&apps)
         .run()?;
-    let names = kubectl()
-        .args(["-n", APPS_NAMESPACE, "get", "deployments", "-o", "name"])
-        .output()?;
-    for d in names.lines() {
+    for d in &apps {
         kubectl()
             .args([
                 "-n",

@@ -175,4 +175,33 @@ mod tests {
         );
         assert_eq!(report_from_log("{\"a\":1}\nno report"), None);
     }
+
+    #[test]
+    fn the_measured_job_is_just_loads_job_writing_its_report_to_stdout() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let paths = Paths::new(&root, &root.join("target"));
+        let template = std::fs::read_to_string(paths.load_template()).unwrap();
+        let args: Vec<String> = ["--duration", "60s", "--out", "/dev/stdout"]
+            .map(str::to_owned)
+            .to_vec();
+        let profile = Profile::BuiltIn("mixed".into());
+        let yaml = load::objects(&template, "loadgen-mixed-v1", &profile, &args).unwrap();
+        let job: serde_yaml::Value =
+            serde_yaml::from_str(yaml.trim_start_matches("---\n")).unwrap();
+        let run = &job["spec"]["template"]["spec"]["containers"][0]["args"];
+        let run: Vec<&str> = run
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            run,
+            ["run", "mixed", "--duration", "60s", "--out", "/dev/stdout"]
+        );
+        // loadgen accepts exactly those arguments.
+        let mut argv = vec!["loadgen"];
+        argv.extend(&run);
+        assert!(<loadgen::cli::Cli as clap::Parser>::try_parse_from(argv).is_ok());
+    }
 }

@@ -207,28 +207,25 @@ fn real_report() -> String {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let out = testkit::process::temp_dir("verify-report")
-        .unwrap()
-        .join("report.json");
-    let status = Command::new(bin_dir().join("loadgen"))
-        .args([
-            "run",
-            "constant",
-            "--duration",
-            "3s",
-            "--rate",
-            "40",
-            "--out",
-        ])
-        .arg(&out)
+    // As in the cluster (verify::kind): JSON logs, the report written to stdout after the table, and
+    // cut out of that output the way it is cut out of the Job's log.
+    let out = Command::new(bin_dir().join("loadgen"))
+        .args(["run", "constant", "--duration", "3s", "--rate", "40"])
+        .args(["--out", "/dev/stdout"])
         .env("CATALOG_URL", format!("http://127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .status()
+        .env("LOG_FORMAT", "json")
+        .stderr(Stdio::inherit())
+        .output()
         .unwrap();
     let _ = catalog.kill();
     let _ = catalog.wait();
-    assert!(status.success(), "loadgen failed");
-    std::fs::read_to_string(&out).unwrap()
+    assert!(out.status.success(), "loadgen failed");
+    let log = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        log.contains("catalog get product"),
+        "the table comes first: {log}"
+    );
+    lab::verify::kind::report_from_log(&log).expect("no JSON report in loadgen's output")
 }
 
 /// OBI-shaped counters for the report's requests: per route and status (from each step's classes),
