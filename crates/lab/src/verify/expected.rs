@@ -138,6 +138,16 @@ pub fn items(sources: &Sources, window: &str) -> Vec<Item> {
             );
         }
     }
+    // The one HTTP client among the services: the gateway reading catalog on a cache miss. OBI puts
+    // no route on client spans, only the target (server_address, a Service DNS name here).
+    push(
+        "http",
+        "client metrics",
+        "gateway → catalog".into(),
+        Check::Traffic(format!(
+            "sum(increase(http_client_request_duration_seconds_count{{service_name=\"gateway\",server_address=~\"catalog(\\\\..*)?\"}}[{window}]))"
+        )),
+    );
     for method in &sources.grpc_methods {
         push(
             "grpc",

@@ -194,6 +194,7 @@ fn one(
                     }
                     ex.push(key("http", "server metrics", "catalog GET /products/{id}"));
                     ex.push(key("http", "service graph", "gateway → catalog"));
+                    ex.push(key("http", "client metrics", "gateway → catalog"));
                     ex.push(key("http", "traces", "catalog"));
                 }
                 ("orders", "GET", _) => {
