@@ -126,6 +126,12 @@ soak MINUTES="10" *ARGS:
     cargo build --release --workspace --bins --locked
     target/release/lab soak --minutes {{MINUTES}} {{ARGS}}
 
+# Wire visibility: capture a fresh local lab under `mixed` with tshark (root or CAP_NET_RAW on `lo`) and print what
+# Wireshark's dissectors find per protocol — TLS, routes, gRPC :path, SQL statements, RESP commands, Kafka versions.
+wire *ARGS:
+    cargo build --workspace --bins --locked
+    target/debug/lab wire {{ARGS}}
+
 # Line coverage of each service crate and loadgen by its own tests (table; HTML + LCOV in target/coverage).
 coverage:
     scripts/coverage.sh

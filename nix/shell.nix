@@ -33,6 +33,9 @@ craneLib.devShell {
     # generator (grafana/package.json), the benchmarks (`just bench-*`)
     prometheus
     util-linux
+    # the wire test and `just wire`: tshark captures on lo, ss maps connections to processes
+    wireshark-cli
+    iproute2
     nodejs
     oha
     wrk

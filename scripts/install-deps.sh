@@ -47,6 +47,8 @@ need_apt mmdebstrap mmdebstrap
 # The manifest tests (crates/lab/tests/it/manifests*.rs): promtool checks Prometheus' config; unshare and
 # setpriv (util-linux) run each container as its UID in a read-only mount namespace.
 need_apt prometheus promtool
+# The wire test (crates/lab/tests/it/wire.rs, `just wire`): tshark captures the lab on `lo` and dissects it.
+need_apt tshark tshark
 need_apt util-linux setpriv
 # The dashboards' tests query a real Prometheus loaded with fixture data (the same package) and run
 # the TypeScript generator and checkers with Node.js.

@@ -38,7 +38,7 @@ for pkg in meta["packages"]:
 # The tools the justfile, README and scripts call that the devShell must provide.
 tools = ["kind", "kubectl", "kustomize", "just", "jq", "yq-go", "grpcurl", "kcat", "protobuf", "cmake",
          "postgresql", "redis", "tansu", "cargo-nextest", "cargo-deny", "actionlint", "zizmor", "python3-env",
-         "prometheus", "util-linux", "nodejs", "oha", "wrk"]
+         "prometheus", "util-linux", "nodejs", "oha", "wrk", "wireshark-cli", "iproute2"]
 # Folders (migrations, proto) stand for every file in them: the check looks for files, not folders.
 files = set()
 for p in map(os.path.realpath, embedded):

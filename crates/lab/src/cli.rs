@@ -50,6 +50,8 @@ pub enum Command {
     Down,
     /// Soak: a lab of its own on free ports under `mixed` for minutes, memory and fds sampled.
     Soak(crate::soak::SoakArgs),
+    /// Wire visibility: capture a fresh lab under `mixed` with tshark, print what each protocol shows.
+    Wire(crate::wire::WireArgs),
     /// The kind lab: a kind cluster with OBI, Prometheus, Tempo, Grafana and the services.
     #[command(subcommand)]
     Kind(KindCommand),
@@ -156,6 +158,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Down => down(&state_dir(cli.state_dir.as_deref())?),
         Command::Soak(args) => crate::soak::main(args, state_dir(cli.state_dir.as_deref())?).await,
+        Command::Wire(args) => crate::wire::main(args, state_dir(cli.state_dir.as_deref())?).await,
         Command::Kind(command) => kind(command),
         Command::Scenario(args) => crate::scenarios::cli::main(args),
         Command::Verify(args) => crate::verify::main(args, repo_root()?).await,

@@ -16,6 +16,7 @@
 //!   (crates/lab/visibility.yaml), and completeness of a measured loadgen run.
 //! - [`bench_obi`] — `just bench-obi`: the services' CPU and latency with and without OBI, on kind.
 //! - [`soak`] — `just soak`: the local lab under `mixed` for minutes, memory and fds sampled.
+//! - [`wire`] — `just wire`: a capture of the lab under `mixed`, read with Wireshark's dissectors.
 //! - [`cmd`] — the one way to run an external command and to wait for a condition.
 //! - [`cli`] — the `lab` binary's commands.
 
@@ -30,6 +31,7 @@ pub mod manifests;
 pub mod scenarios;
 pub mod soak;
 pub mod verify;
+pub mod wire;
 
 pub use local::plan::{Plan, Ports};
 pub use local::supervisor::{Lab, LabOptions};

@@ -76,7 +76,7 @@ export default mopDashboard(
     section(d, "Runs", [
       note(
         "Where these numbers come from",
-        "loadgen is observed twice: by OBI (its calls on the wire, Prometheus) and by itself (JSON progress lines on stdout, collected into Loki; LOG_FORMAT=json in pods). The per-step planned vs achieved table is loadgen's final report (`--report FILE`, crates/loadgen/src/report.rs); runs are marked by their 'starting' line (annotation).",
+        "loadgen is observed twice: by OBI (its calls on the wire, Prometheus) and by itself (JSON progress lines on stdout, collected into Loki; LOG_FORMAT=json in pods). The per-step planned vs achieved table is loadgen's final report (`--out FILE`, crates/loadgen/src/report.rs); runs are marked by their 'starting' line (annotation).",
         24,
         3,
       ),

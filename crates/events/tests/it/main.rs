@@ -4,5 +4,6 @@
 mod delivery;
 mod failures;
 mod intake;
+mod memory;
 mod openapi;
 mod support;

@@ -3,7 +3,10 @@
 //! exist, command blocks say where they run.
 //!
 //! Reading order: [`markdown`] (the subset of Markdown the checks parse), [`checks`] (one function per
-//! rule, each returning its findings as `file:line: problem` so a failing test lists them all).
+//! rule, each returning its findings as `file:line: problem` so a failing test lists them all),
+//! [`kubectl`] (kubectl commands against the rendered kind overlay), [`cronjobs`] (load-testing.md's
+//! CronJob table against the same render), [`troubleshooting`] (docs/troubleshooting.md against the
+//! scenario catalog, both ways).
 //! The tests live in `tests/it/docs.rs`.
 //!
 //! ## The command-block convention
@@ -18,20 +21,25 @@
 //! ([`GUIDES`]) must carry one; other docs may opt in.
 
 pub mod checks;
+pub mod cronjobs;
+pub mod kubectl;
 pub mod markdown;
+pub mod troubleshooting;
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
 /// Guides whose shell blocks must all say where they run.
-pub const GUIDES: [&str; 6] = [
+pub const GUIDES: [&str; 8] = [
     "docs/http-instrumentation.md",
     "docs/grpc-instrumentation.md",
     "docs/sql-instrumentation.md",
     "docs/redis-instrumentation.md",
     "docs/kafka-instrumentation.md",
     "docs/best-practices.md",
+    "docs/troubleshooting.md",
+    "docs/load-testing.md",
 ];
 
 /// Where a command block may run (see the module docs).

@@ -1,7 +1,8 @@
 //! The docs cannot rot (issue 17): README.md and docs/*.md checked against the repository — links and
 //! anchors, OBI metric and label names against the pinned list the dashboards use, `just` recipes
 //! against `just --summary`, command blocks against the `runs=` convention (lab::docs), the
-//! `runs=here` blocks run, and README's index against the docs folder.
+//! `runs=here` blocks run, README's index against the docs folder, docs/troubleshooting.md against the
+//! scenario catalog (both ways), and every kubectl command against the rendered kind overlay.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use lab::docs::checks::{
     recipes, run_here,
 };
 use lab::docs::markdown::{anchors, parse, slug};
-use lab::docs::{Doc, load_all};
+use lab::docs::{Doc, cronjobs, kubectl, load_all, troubleshooting};
 
 fn docs() -> Vec<Doc> {
     load_all().unwrap()
@@ -123,8 +124,8 @@ fn docs_readme_indexes_every_doc() {
     assert!(missing.is_empty(), "README.md does not link: {missing:?}");
 }
 
-#[test]
-fn docs_guides_name_real_panels() {
+/// Every panel (and row) title of grafana/dashboards/*.json.
+fn panel_title_set() -> std::collections::BTreeSet<String> {
     let mut titles = std::collections::BTreeSet::new();
     for d in lab::dashboards::model::Dashboard::load_all().unwrap() {
         for p in d.panels() {
@@ -133,6 +134,12 @@ fn docs_guides_name_real_panels() {
             }
         }
     }
+    titles
+}
+
+#[test]
+fn docs_guides_name_real_panels() {
+    let titles = panel_title_set();
     assert!(titles.contains("DLQ rate"), "{titles:?}");
     assert_none("panel titles", panel_titles(&docs(), &titles));
     let probe = Doc {
@@ -190,4 +197,194 @@ fn docs_promql_blocks_parse_and_use_known_names() {
         text: "```promql\nsum(rate(rpc_server_call_duration_seconds_count{rpc_grpc_status_code=\"0\"}[5m]))\n```\n".into(),
     };
     assert_eq!(promql_blocks(&[probe], &catalog).len(), 1);
+}
+
+fn troubleshooting_page() -> Doc {
+    docs()
+        .into_iter()
+        .find(|d| d.rel == troubleshooting::PAGE)
+        .expect("docs/troubleshooting.md exists")
+}
+
+#[test]
+fn docs_troubleshooting_has_a_section_per_scenario_and_a_scenario_per_section() {
+    let catalog = lab::scenarios::load_all().unwrap();
+    let page = troubleshooting_page();
+    assert_none("troubleshooting", troubleshooting::check(&page, &catalog));
+    let ids: Vec<String> = troubleshooting::sections(&page.text)
+        .into_iter()
+        .filter_map(|s| s.id)
+        .collect();
+    assert_eq!(ids.len(), catalog.len(), "{ids:?}");
+}
+
+#[test]
+fn docs_troubleshooting_bold_phrases_are_panel_titles() {
+    let titles = panel_title_set();
+    let page = troubleshooting_page();
+    assert_none("bold panels", troubleshooting::bold_panels(&page, &titles));
+    let probe = Doc {
+        rel: troubleshooting::PAGE.into(),
+        text: "**Symptom.** **Memory:** **[a](#a)** **DLQ rate** **DLQ rates**\n".into(),
+    };
+    let p = troubleshooting::bold_panels(&probe, &titles);
+    assert!(p.len() == 1 && p[0].contains("**DLQ rates**"), "{p:#?}");
+}
+
+#[test]
+fn docs_troubleshooting_check_catches_drift_both_ways() {
+    let catalog = lab::scenarios::load_all().unwrap();
+    let page = troubleshooting_page();
+    let probe = |text: String| {
+        troubleshooting::check(
+            &Doc {
+                rel: troubleshooting::PAGE.into(),
+                text,
+            },
+            &catalog,
+        )
+    };
+    let s = lab::scenarios::find("http-error-burst").unwrap();
+    let first_line = s.signal.promql.lines().next().unwrap().trim().to_owned();
+    let cases: Vec<(&str, String)> = vec![
+        // A scenario without its section.
+        (
+            "has no",
+            page.text
+                .replace("### `http-error-burst` —", "### The catalog's 5xx burst —"),
+        ),
+        // A section without a scenario.
+        (
+            "a section without a scenario",
+            page.text.replace(
+                "## The lab's own troubleshooting",
+                "### `http-no-such-fault` — Made up\n\n## The lab's own troubleshooting",
+            ),
+        ),
+        // The query drifted from the YAML.
+        (
+            "not the signal's query",
+            page.text
+                .replacen(&first_line, &first_line.replace("5..", "4.."), 1),
+        ),
+        // The threshold, the panel, the trace query, the way to run it.
+        (
+            "threshold `> 0.2`",
+            page.text.replacen("`> 0.2`", "`> 0.25`", 1),
+        ),
+        (
+            "its panel **Error ratio by http_route**",
+            page.text.replacen(
+                "→ panel **Error ratio by http_route**",
+                "→ panel **Errors**",
+                1,
+            ),
+        ),
+        (
+            "exactly one ```traceql",
+            page.text.replacen(
+                s.signal.traceql.as_deref().unwrap(),
+                "{ status = error }",
+                1,
+            ),
+        ),
+        (
+            "just scenario http-error-burst --assert",
+            page.text.replacen(
+                "just scenario http-error-burst --assert",
+                "just scenario http-error-burst",
+                1,
+            ),
+        ),
+        // A revert line the catalog has (sql-postgres-outage restores the cut).
+        (
+            "kubectl -n mop delete networkpolicy mop-cut-orders-postgres",
+            page.text.replacen(
+                "kubectl -n mop delete networkpolicy mop-cut-orders-postgres",
+                "kubectl -n mop delete networkpolicy mop-cut",
+                1,
+            ),
+        ),
+    ];
+    for (want, text) in cases {
+        assert!(text != page.text, "the probe for {want:?} changed nothing");
+        let p = probe(text).join("\n");
+        assert!(
+            p.contains(want),
+            "expected a finding with {want:?}, got:\n{p}"
+        );
+    }
+}
+
+fn kind_objects() -> Vec<lab::manifests::render::Object> {
+    let overlay = lab::docs::repo_root().join("kustomize/overlays/kind");
+    lab::manifests::render::render(&overlay).unwrap().objects
+}
+
+#[test]
+fn docs_load_testing_cronjob_table_matches_the_manifests() {
+    let objects = kind_objects();
+    let page = docs()
+        .into_iter()
+        .find(|d| d.rel == cronjobs::PAGE)
+        .unwrap();
+    assert_none("CronJob table", cronjobs::check(&page, &objects));
+    // The check itself: a changed schedule, a dropped row, an invented row.
+    let probe = |from: &str, to: &str| {
+        assert!(page.text.contains(from), "{from:?} on the page");
+        let text = page.text.replacen(from, to, 1);
+        cronjobs::check(
+            &Doc {
+                rel: page.rel.clone(),
+                text,
+            },
+            &objects,
+        )
+        .join("\n")
+    };
+    assert!(probe("`*/10 * * * *`", "`*/15 * * * *`").contains("schedule"));
+    assert!(probe("| `loadgen-spike` |", "| spike |").contains("has no row"));
+    assert!(probe("| `loadgen-spike` |", "| `loadgen-soak` |").contains("no CronJob loadgen-soak"));
+    assert!(probe("--progress-every 60s`", "--progress-every 30s`").contains("args"));
+}
+
+#[test]
+fn docs_kubectl_commands_name_the_kind_overlays_objects() {
+    let objects = kind_objects();
+    let all = docs();
+    let commands = kubectl::commands(&all);
+    assert!(
+        commands
+            .iter()
+            .filter(|c| c.at.starts_with(troubleshooting::PAGE))
+            .count()
+            >= 10,
+        "expected the troubleshooting page's kubectl commands"
+    );
+    assert_none("kubectl commands", kubectl::check(&commands, &objects));
+    let probe = Doc {
+        rel: "probe.md".into(),
+        text: "`kubectl -n obi logs ds/obi` `kubectl -n mop get deploy auth`\n\
+               `kubectl scale sts redis --replicas=0` `kubectl -n mop scale sts/redis --replicas=0`\n\
+               ```sh\nkubectl -n mop logs job/<name> && kubectl get pods -A\n\
+               kubectl -n observability port-forward svc/grafanna 3000\n\
+               kubectl -n mop delete pod -l app.kubernetes.io/name=redis\n\
+               kubectl -n mop delete pod -l app.kubernetes.io/name=valkey\n```\n"
+            .into(),
+    };
+    let p = kubectl::check(&kubectl::commands(&[probe]), &objects);
+    // `scale sts redis` without -n: two findings (no namespace; redis is a Deployment).
+    assert_eq!(p.len(), 5, "{p:#?}");
+    assert!(
+        p[4].contains("pod label mop/app.kubernetes.io/name=valkey"),
+        "{p:#?}"
+    );
+    assert!(
+        p[0].contains("no `-n") && p[1].contains("no StatefulSet */redis"),
+        "{p:#?}"
+    );
+    assert!(
+        p[2].contains("Deployment mop/redis") && p[3].contains("svc/grafanna"),
+        "{p:#?}"
+    );
 }

@@ -14,3 +14,4 @@ mod policy;
 mod scenarios;
 mod support;
 mod verify;
+mod wire;

@@ -19,6 +19,7 @@ let
     "protobuf" "cmake" "pkg-config" "zlib" "kubectl" "kind" "kustomize" "skopeo" "k9s" "just" "jq"
     "yq-go" "grpcurl" "kcat" "postgresql" "redis" "tansu" "cargo-nextest" "cargo-deny" "actionlint"
     "zizmor" "rustc" "cargo" "clippy" "rustfmt" "prometheus" "util-linux" "nodejs" "oha" "wrk"
+    "wireshark-cli" "iproute2"
   ];
   python3Packages = lib.genAttrs [
     "schemathesis"
