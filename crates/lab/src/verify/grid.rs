@@ -131,7 +131,7 @@ pub fn render(rows: &[Row]) -> String {
             }
             Status::NotExercised => "not exercised by the run".into(),
             Status::Unchecked(why) => format!("not checked: {why}"),
-            Status::Missing if exercised_absent(r) => "nothing in the window".into(),
+            Status::Missing if is_traffic_row(r) => "nothing in the window".into(),
             Status::Missing => format!("found {}", r.value.unwrap_or_default()),
             Status::Seen => String::new(),
         };
@@ -157,6 +157,7 @@ pub fn render(rows: &[Row]) -> String {
     out
 }
 
-fn exercised_absent(r: &Row) -> bool {
+/// A row that wants traffic (not one that wants a bad value absent, such as method `*`).
+fn is_traffic_row(r: &Row) -> bool {
     !matches!(r.item.check, Check::Absent(_))
 }

@@ -49,7 +49,15 @@ impl Quiet {
                 .as_array()
                 .is_some_and(|o| o.iter().any(|r| r["kind"] == "CronJob"));
             let active = job["status"]["active"].as_u64().unwrap_or(0) > 0;
-            if let (true, true, Some(name)) = (by_cron, active, job["metadata"]["name"].as_str()) {
+            let name = job["metadata"]["name"].as_str().unwrap_or_default();
+            let is_load = job["metadata"]["labels"]["app.kubernetes.io/name"] == "loadgen";
+            if active && is_load && !by_cron {
+                // Dropping `quiet` resumes the CronJobs.
+                bail!(
+                    "job/{name} (a `just load` run) is still running: its traffic would be counted; wait for it or delete it"
+                );
+            }
+            if let (true, true, false) = (by_cron, active, name.is_empty()) {
                 println!("  stopping background job/{name} for the measured run");
                 kubectl()
                     .args(["-n", APPS_NAMESPACE, "delete", "job", name, "--wait=true"])
