@@ -142,6 +142,16 @@ test-manifests:
     cargo build --workspace --bins --locked
     cargo test -p lab --test it --locked manifests
 
+# Prove OBI's telemetry arrived in the kind lab: protocol × signal grid, then completeness of a measured run (docs/verify.md).
+verify *ARGS:
+    # The grid's HTTP rows come from each service binary's OpenAPI document.
+    cargo build --workspace --bins --locked
+    cargo run -q -p lab --locked -- verify {{ARGS}}
+
+# What OBI costs on the kind lab: one fixed-rate run without and one with OBI, CPU and latency compared (docs/benchmarks.md).
+bench-obi *ARGS:
+    cargo run -q -p lab --locked -- bench-obi {{ARGS}}
+
 # Troubleshooting scenarios (crates/lab/scenarios/*.yaml): `just scenario --list`, `just scenario ID
 # --dry-run` prints the plan; `just scenario ID --assert` (or `--all --assert`) runs it on the kind lab:
 # load → inject → assert the signal → revert → assert recovery, a report each (docs/scenarios.md).

@@ -57,6 +57,10 @@ pub enum Command {
     Kind(KindCommand),
     /// Troubleshooting scenarios (crates/lab/scenarios): run one (or --all) on the kind lab, or print its plan.
     Scenario(crate::scenarios::cli::ScenarioArgs),
+    /// Prove OBI's telemetry arrived in the kind lab: the protocol × signal grid and completeness.
+    Verify(crate::verify::VerifyArgs),
+    /// The kind lab's services with and without OBI: the same fixed-rate run, CPU and latency compared.
+    BenchObi(crate::bench_obi::BenchObiArgs),
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -157,6 +161,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Wire(args) => crate::wire::main(args, state_dir(cli.state_dir.as_deref())?).await,
         Command::Kind(command) => kind(command),
         Command::Scenario(args) => crate::scenarios::cli::main(args).await,
+        Command::Verify(args) => crate::verify::main(args, repo_root()?).await,
+        Command::BenchObi(args) => {
+            crate::bench_obi::main(&args, &crate::kind::Paths::from_env(&repo_root()?))
+        }
     }
 }
 

@@ -12,12 +12,16 @@
 //! - [`scenarios`] — the troubleshooting scenarios (`lab scenario`): faults as data, with the
 //!   signal OBI must show and the panel that shows it.
 //! - [`docs`] — checks that keep README.md and docs/ true: links, anchors, OBI names, recipes.
+//! - [`verify`] — `just verify`: the kind lab's protocol × signal grid against the visibility matrix
+//!   (crates/lab/visibility.yaml), and completeness of a measured loadgen run.
+//! - [`bench_obi`] — `just bench-obi`: the services' CPU and latency with and without OBI, on kind.
 //! - [`soak`] — `just soak`: the local lab under `mixed` for minutes, memory and fds sampled.
 //! - [`wire`] — `just wire`: a capture of the lab under `mixed`, read with Wireshark's dissectors.
 //! - [`prom`] — the Prometheus HTTP API client (instant query → one value or series).
 //! - [`cmd`] — the one way to run an external command and to wait for a condition.
 //! - [`cli`] — the `lab` binary's commands.
 
+pub mod bench_obi;
 pub mod cli;
 pub mod cmd;
 pub mod dashboards;
@@ -28,6 +32,7 @@ pub mod manifests;
 pub mod prom;
 pub mod scenarios;
 pub mod soak;
+pub mod verify;
 pub mod wire;
 
 pub use local::plan::{Plan, Ports};

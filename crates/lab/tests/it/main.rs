@@ -14,4 +14,5 @@ mod policy;
 mod scenarios;
 mod scenarios_run;
 mod support;
+mod verify;
 mod wire;
