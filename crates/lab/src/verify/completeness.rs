@@ -10,8 +10,8 @@ use std::fmt::Write as _;
 use anyhow::Context;
 use serde::Deserialize;
 
-use super::prom;
 use super::steps::Mapped;
+use crate::prom;
 
 /// The part of loadgen's JSON report (crates/loadgen/src/report.rs, `--out`) completeness reads.
 #[derive(Debug, Clone, Deserialize)]

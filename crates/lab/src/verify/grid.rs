@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use super::expected::{Check, Item};
+use super::tempo;
 use super::visibility::Matrix;
-use super::{prom, tempo};
+use crate::prom;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Status {

@@ -7,15 +7,13 @@
 //! Reading order: [`visibility`] (the matrix as data), [`expected`] (the rows, from [`sources`] — OpenAPI, proto —
 //! and the services' code), [`steps`] (a scenario's steps → rows exercised and counters), [`grid`],
 //! [`completeness`], [`tempo`] (search parsing), [`kind`] (the measured run in the cluster),
-//! [`prom`]/[`http`] (the query APIs).
+//! [`crate::prom`] (Prometheus' query API).
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod completeness;
 pub mod expected;
 pub mod grid;
-pub mod http;
 pub mod kind;
-pub mod prom;
 pub mod sources;
 pub mod steps;
 pub mod tempo;
@@ -74,7 +72,7 @@ pub async fn main(args: VerifyArgs, repo: PathBuf) -> anyhow::Result<()> {
         None => crate::local::plan::sibling_bin_dir(&std::env::current_exe()?)
             .context("cannot tell where the service binaries are; pass --bin-dir")?,
     };
-    prom::query_value(&args.prometheus, "vector(1)")
+    crate::prom::query_value(&args.prometheus, "vector(1)")
         .await
         .with_context(|| {
             format!(

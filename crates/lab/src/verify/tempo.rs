@@ -3,10 +3,13 @@
 //! parsing of its answer. No Tempo can run on our build machines, so the parser is tested on the
 //! examples of that page at our pinned tag (tempo_tests.rs says which, and what had to be fixed in them).
 
-use anyhow::Context;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use super::http;
+/// A search over a few minutes answers in milliseconds; a busy kind node may take seconds.
+const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Tempo's search response (`tempopb.SearchResponse` as JSON): the fields the grid reads.
 #[derive(Debug, Clone, Deserialize)]
@@ -76,15 +79,38 @@ pub fn query_for(service: &str) -> String {
 
 /// `/api/search?…` for a service's traces between `start` and `end` (Unix seconds).
 pub fn search_path(service: &str, start: u64, end: u64, limit: u32) -> String {
-    format!(
-        "/api/search?q={}&start={start}&end={end}&limit={limit}",
-        http::encode(&query_for(service))
-    )
+    let query: String = reqwest::Url::parse("http://tempo/api/search")
+        .expect("a valid URL")
+        .query_pairs_mut()
+        .append_pair("q", &query_for(service))
+        .append_pair("start", &start.to_string())
+        .append_pair("end", &end.to_string())
+        .append_pair("limit", &limit.to_string())
+        .finish()
+        .as_str()
+        .trim_start_matches("http://tempo")
+        .to_owned();
+    query
 }
 
 /// How many traces (up to 20) Tempo holds with a span of `service` in [start, end].
 pub async fn traces_of(tempo: &str, service: &str, start: u64, end: u64) -> anyhow::Result<usize> {
-    let body = http::get(tempo, &search_path(service, start, end, 20)).await?;
+    let url = format!(
+        "{}{}",
+        tempo.trim_end_matches('/'),
+        search_path(service, start, end, 20)
+    );
+    let client = reqwest::Client::builder().timeout(TIMEOUT).build()?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("Tempo at {tempo} not reachable (is the lab up?)"))?;
+    let status = response.status();
+    let body = response.text().await.context("reading Tempo's answer")?;
+    if !status.is_success() {
+        bail!("{url}: HTTP {status}: {}", body.trim());
+    }
     Ok(parse(&body)?.traces.len())
 }
 

@@ -122,6 +122,7 @@ fn the_search_is_a_traceql_query_on_the_service_name() {
     );
     assert_eq!(
         search_path("catalog", 10, 20, 5),
-        "/api/search?q=%7B%20resource.service.name%20%3D%20%22catalog%22%20%7D&start=10&end=20&limit=5"
+        // form-encoded: Tempo (Go's url.ParseQuery) reads `+` as a space
+        "/api/search?q=%7B+resource.service.name+%3D+%22catalog%22+%7D&start=10&end=20&limit=5"
     );
 }
