@@ -4,7 +4,8 @@
 //! Reading order: [`plan`] (each command as an ordered list of steps — data, unit-tested, printed by
 //! `--dry-run`), [`objects`] (the rendered overlay split into apply phases, and what to wait for),
 //! [`run`] (carries out a plan's steps with [`crate::cmd`]), then the commands with logic of their
-//! own: [`doctor`] (host prerequisites), [`status`], [`load`] (loadgen as a Job in the cluster).
+//! own: [`doctor`] (host prerequisites), [`status`], [`load`] (the loadgen Job's objects) and [`job`]
+//! (running one).
 //!
 //! Why the order matters: OBI only sees gRPC methods and Postgres statement text on connections it
 //! watched from their start, so the apps are applied only once the OBI DaemonSet is Ready; images are
@@ -12,6 +13,7 @@
 //! is no registry).
 
 pub mod doctor;
+pub mod job;
 pub mod load;
 pub mod objects;
 pub mod plan;
@@ -89,4 +91,9 @@ impl Paths {
     pub fn load_template(&self) -> PathBuf {
         self.repo.join("kustomize/components/load/loadgen-job.yaml")
     }
+}
+
+/// kubectl on the lab's context, never the user's current one.
+pub fn kubectl() -> crate::cmd::Cmd {
+    crate::cmd::Cmd::new("kubectl").args(["--context", CONTEXT])
 }

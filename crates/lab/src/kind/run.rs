@@ -4,14 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
 use super::objects::{self, Object, Phase, Wait};
 use super::plan::Step;
-use super::{CLUSTER, CONTEXT, HOST_PORTS, Paths, doctor, load};
-use crate::cmd::{Cmd, wait_until};
+use super::{CLUSTER, CONTEXT, HOST_PORTS, Paths, doctor, job, kubectl};
+use crate::cmd::Cmd;
 
 /// How long one rollout or Job may take (image pulls on a cold node dominate).
 const READY_TIMEOUT: &str = "600s";
@@ -291,10 +291,6 @@ fn arch() -> &'static str {
     }
 }
 
-fn kubectl() -> Cmd {
-    Cmd::new("kubectl").args(["--context", CONTEXT])
-}
-
 /// docker, or podman when kind is told to use it.
 fn engine() -> Cmd {
     match std::env::var("KIND_EXPERIMENTAL_PROVIDER").as_deref() {
@@ -425,83 +421,14 @@ fn print_urls() {
 }
 
 fn run_load(template: &Path, profile: &str, args: &[String]) -> anyhow::Result<i32> {
-    let text = std::fs::read_to_string(template)
-        .with_context(|| format!("reading {}", template.display()))?;
-    let profile = load::Profile::from_arg(profile)?;
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let name = load::job_name(&profile, &secs.to_string());
-    let yaml = load::objects(&text, &name, &profile, args)?;
-    kubectl()
-        .args([
-            "apply",
-            "--server-side",
-            "--field-manager",
-            "mop-lab",
-            "-f",
-            "-",
-        ])
-        .stdin(yaml)
-        .run()?;
-    let pods = || -> anyhow::Result<load::PodState> {
-        let out = kubectl()
-            .args([
-                "-n",
-                super::APPS_NAMESPACE,
-                "get",
-                "pods",
-                "-o",
-                "json",
-                "-l",
-            ])
-            .arg(format!("batch.kubernetes.io/job-name={name}"))
-            .output()?;
-        Ok(load::pod_state(&serde_json::from_str(&out)?))
-    };
-    let mut last = String::new();
-    wait_until(
-        &format!("job/{name} starting"),
-        Duration::from_secs(300),
-        Duration::from_secs(1),
-        || {
-            let state = pods()?;
-            if let load::PodState::Pending(reason) = &state {
-                if load::is_stuck(reason) {
-                    bail!("job/{name}: {reason} (was mop/loadgen:lab loaded by `just up`?)");
-                }
-                if *reason != last {
-                    println!("  {name}: {reason}");
-                    last.clone_from(reason);
-                }
-                return Ok(false);
-            }
-            Ok(true)
-        },
-    )?;
+    let job = job::Job::apply(&job::template(template)?, profile, args)?;
+    job.wait_started(|reason| println!("  {}: {reason}", job.name))?;
     // Streams progress lines and the final report; ends when the container exits.
-    kubectl()
-        .args([
-            "-n",
-            super::APPS_NAMESPACE,
-            "logs",
-            "-f",
-            &format!("job/{name}"),
-        ])
-        .status()?;
-    let mut code = None;
-    wait_until(
-        &format!("job/{name} exit code"),
-        Duration::from_secs(120),
-        Duration::from_secs(1),
-        || {
-            if let load::PodState::Exited(c) = pods()? {
-                code = Some(c);
-            }
-            Ok(code.is_some())
-        },
-    )?;
-    let code = code.unwrap_or(1);
+    job.follow()?;
+    let code = job.wait_exited(Duration::from_secs(120))?;
     println!(
-        "lab: job/{name} exited {code} (kept for an hour: `kubectl --context {CONTEXT} -n mop logs job/{name}`)"
+        "lab: job/{} exited {code} (kept for an hour: `kubectl --context {CONTEXT} -n mop logs job/{}`)",
+        job.name, job.name
     );
     Ok(code)
 }

@@ -3,23 +3,14 @@
 //! background CronJobs suspended meanwhile — their traffic would otherwise land in the same window
 //! and OBI's counts would exceed loadgen's for reasons that have nothing to do with OBI.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::cmd::{Cmd, wait_until};
-use crate::kind::load::{self, PodState, Profile};
-use crate::kind::{APPS_NAMESPACE, CONTEXT, Paths};
-
-pub fn kubectl() -> Cmd {
-    Cmd::new("kubectl").args(["--context", CONTEXT])
-}
-
-pub fn now_s() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
+pub use crate::kind::job::now_s;
+use crate::kind::job::{self, Job};
+pub use crate::kind::kubectl;
+use crate::kind::{APPS_NAMESPACE, Paths};
 
 /// The background load's CronJobs, suspended while alive and resumed on drop.
 pub struct Quiet {
@@ -105,58 +96,19 @@ pub struct Run {
 
 /// Runs `loadgen run PROFILE ARGS… --out /dev/stdout` as a Job and returns its report.
 pub fn run_load(paths: &Paths, profile: &str, args: &[String]) -> anyhow::Result<Run> {
-    let template = std::fs::read_to_string(paths.load_template())
-        .with_context(|| format!("reading {}", paths.load_template().display()))?;
-    let profile = Profile::from_arg(profile)?;
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let name = load::job_name(&profile, &format!("v{}", now_s() as u64));
     let mut args = args.to_vec();
     args.extend(["--out".to_owned(), "/dev/stdout".to_owned()]);
-    let yaml = load::objects(&template, &name, &profile, &args)?;
     let start = now_s();
-    kubectl()
-        .args([
-            "apply",
-            "--server-side",
-            "--field-manager",
-            "mop-lab",
-            "-f",
-            "-",
-        ])
-        .stdin(yaml)
-        .run()?;
-    let state = || -> anyhow::Result<PodState> {
-        let out = kubectl()
-            .args(["-n", APPS_NAMESPACE, "get", "pods", "-o", "json", "-l"])
-            .arg(format!("batch.kubernetes.io/job-name={name}"))
-            .output()?;
-        Ok(load::pod_state(&serde_json::from_str(&out)?))
-    };
-    let mut code = None;
-    // The Job's own deadline (activeDeadlineSeconds) bounds this too.
-    wait_until(
-        &format!("job/{name} finished"),
-        Duration::from_secs(1800),
-        Duration::from_secs(2),
-        || match state()? {
-            PodState::Exited(c) => {
-                code = Some(c);
-                Ok(true)
-            }
-            PodState::Pending(reason) if load::is_stuck(&reason) => bail!("job/{name}: {reason}"),
-            _ => Ok(false),
-        },
-    )?;
-    let logs = kubectl()
-        .args(["-n", APPS_NAMESPACE, "logs", &format!("job/{name}")])
-        .output()?;
-    let report_json =
-        report_from_log(&logs).with_context(|| format!("job/{name}'s log holds no JSON report"))?;
+    let job = Job::apply(&job::template(&paths.load_template())?, profile, &args)?;
+    job.wait_started(|_| {})?;
+    let exit_code = job.wait_exited(Duration::from_secs(1800))?;
+    let report_json = report_from_log(&job.logs()?)
+        .with_context(|| format!("job/{}'s log holds no JSON report", job.name))?;
     Ok(Run {
         report_json,
         start,
         end: now_s(),
-        exit_code: code.unwrap_or(1),
+        exit_code,
     })
 }
 
@@ -172,6 +124,7 @@ pub fn report_from_log(log: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kind::load::{self, Profile};
 
     #[test]
     fn the_report_is_cut_out_of_the_log() {
