@@ -377,11 +377,11 @@ async fn completeness_divides_obis_counts_by_loadgens_report_and_fails_when_they
 
 #[test]
 fn the_docs_matrix_is_the_data_file() {
-    // docs/verify.md's table row for row: protocol, signal, status, reason, source.
-    let doc = std::fs::read_to_string(repo().join("docs/verify.md")).unwrap();
+    // docs/visibility.md's table row for row: protocol, signal, status, reason, source.
+    let doc = std::fs::read_to_string(repo().join("docs/visibility.md")).unwrap();
     let start = doc
         .find("| protocol | signal | status | why | source |")
-        .expect("docs/verify.md has no matrix table");
+        .expect("docs/visibility.md has no matrix table");
     let rows: Vec<Vec<String>> = doc[start..]
         .lines()
         .skip(2)
@@ -413,6 +413,6 @@ fn the_docs_matrix_is_the_data_file() {
         .collect();
     assert_eq!(
         rows, expected,
-        "docs/verify.md's matrix differs from crates/lab/visibility.yaml"
+        "docs/visibility.md's matrix differs from crates/lab/visibility.yaml"
     );
 }
