@@ -24,6 +24,16 @@ impl ServiceProcess {
     /// process group of its own, so a Ctrl-C in the terminal reaches only the supervisor, which then
     /// stops the services before their backends — never the other way round.
     pub fn spawn(spec: &ServiceSpec, plan: &Plan) -> anyhow::Result<Self> {
+        Self::spawn_with(spec, plan, &[])
+    }
+
+    /// [`ServiceProcess::spawn`] with `extra` environment after the spec's own (it wins): a rollout's
+    /// flags.
+    pub fn spawn_with(
+        spec: &ServiceSpec,
+        plan: &Plan,
+        extra: &[(String, String)],
+    ) -> anyhow::Result<Self> {
         use std::os::unix::process::CommandExt;
         let log_path = plan.log_file(spec.name);
         let log = std::fs::OpenOptions::new()
@@ -35,6 +45,7 @@ impl ServiceProcess {
         let mut cmd = Command::new(&binary);
         cmd.args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .envs(extra.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -24,6 +24,10 @@ pub struct ScenarioArgs {
     /// List the catalog: id, protocol, title.
     #[arg(long)]
     pub list: bool,
+    /// Prove the trigger against a local lab of its own instead (its `local:` block: healthy, fault
+    /// and recovery phases, effects measured from outside).
+    #[arg(long, conflicts_with_all = ["assert", "dry_run"])]
+    pub local: bool,
 }
 
 pub fn main(args: ScenarioArgs) -> Result<()> {
@@ -42,6 +46,10 @@ pub fn main(args: ScenarioArgs) -> Result<()> {
         Some(id) => vec![find(id)?],
         None => load_all()?,
     };
+    if args.local {
+        let run = super::local::main(scenarios);
+        return tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(run));
+    }
     for s in &scenarios {
         print!("{}", plan::render(s, args.assert));
     }

@@ -10,6 +10,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod local;
 pub mod model;
 pub mod plan;
 

@@ -12,4 +12,5 @@ mod manifests;
 mod manifests_run;
 mod policy;
 mod scenarios;
+mod scenarios_local;
 mod support;
