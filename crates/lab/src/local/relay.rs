@@ -151,7 +151,10 @@ mod tests {
 
         relay.set_cut(true);
         assert!(relay.is_cut());
-        assert!(round_trip(&mut old, short).await.is_none(), "cut: no answer");
+        assert!(
+            round_trip(&mut old, short).await.is_none(),
+            "cut: no answer"
+        );
         let mut new = TcpStream::connect(addr).await.unwrap();
         assert!(round_trip(&mut new, short).await.is_none(), "cut: new held");
 

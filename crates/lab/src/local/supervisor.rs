@@ -13,8 +13,8 @@ use testkit::postgres::{Durability, PgServer};
 use testkit::process::Placement;
 use testkit::redis::RedisServer;
 
-use crate::local::plan::Plan;
 use crate::local::control::Edge;
+use crate::local::plan::Plan;
 use crate::local::process::{ServiceProcess, log_tail};
 use crate::local::relay::Relay;
 

@@ -25,7 +25,10 @@ pub fn scenario(s: &Scenario) -> Vec<String> {
     let Some(local) = &s.local else {
         return vec!["local: missing — how the trigger is proven on the local lab".into()];
     };
-    for (what, text) in [("duration", Some(&local.duration)), ("warmup", local.warmup.as_ref())] {
+    for (what, text) in [
+        ("duration", Some(&local.duration)),
+        ("warmup", local.warmup.as_ref()),
+    ] {
         if let Some(text) = text {
             match seconds(text) {
                 Ok(v) if v > MAX_PHASE_SECONDS => out.push(format!(
@@ -92,7 +95,12 @@ pub fn scenario(s: &Scenario) -> Vec<String> {
                 }
             }
             Probe::Postgres(q) => {
-                if !q.query.trim_start().to_ascii_uppercase().starts_with("SELECT") {
+                if !q
+                    .query
+                    .trim_start()
+                    .to_ascii_uppercase()
+                    .starts_with("SELECT")
+                {
                     p("the query must be a SELECT (statistics are read, never changed)".into());
                 }
             }
@@ -142,10 +150,9 @@ mod tests {
         s.local.as_mut().unwrap().duration = "5m".into();
         cases.push(("longer than", s));
         let mut s = good.clone();
-        s.local.as_mut().unwrap().checks[0].probe = serde_yaml::from_str(
-            "!loadgen { step: no such step, stat: share, class: '500' }",
-        )
-        .unwrap();
+        s.local.as_mut().unwrap().checks[0].probe =
+            serde_yaml::from_str("!loadgen { step: no such step, stat: share, class: '500' }")
+                .unwrap();
         cases.push(("no step", s));
         let mut s = good.clone();
         s.local.as_mut().unwrap().checks.clear();

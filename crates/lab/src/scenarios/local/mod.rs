@@ -23,8 +23,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use crate::local::plan::{Plan, Ports, sibling_bin_dir};
-use crate::{Lab, LabOptions};
 use crate::scenarios::Scenario;
+use crate::{Lab, LabOptions};
 
 pub use report::{CheckResult, ScenarioResult};
 

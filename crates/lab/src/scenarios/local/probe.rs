@@ -144,7 +144,10 @@ async fn http_get(port: u16, path: &str) -> anyhow::Result<String> {
             head.lines().next().unwrap_or_default()
         );
     }
-    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         bail!("GET :{port}{path}: chunked answers are not read here");
     }
     Ok(body.to_owned())

@@ -74,7 +74,10 @@ pub struct Reading {
 async fn phases(lab: &mut Lab, s: &Scenario, local: &Local) -> anyhow::Result<Values> {
     let secs = seconds(&local.duration)?;
     let fault = fault_load(s)?;
-    let healthy = local.healthy.clone().map_or_else(|| fault.clone(), Load::Inline);
+    let healthy = local
+        .healthy
+        .clone()
+        .map_or_else(|| fault.clone(), Load::Inline);
     let warmup = local.warmup.as_deref().map(seconds).transpose()?;
     let warm = |lab: &Lab| {
         let healthy = healthy.clone();

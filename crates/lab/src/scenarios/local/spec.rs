@@ -213,10 +213,7 @@ checks:
         assert_eq!(l.checks.len(), 2);
         assert!(l.checks[0].holds(0.6) && !l.checks[0].holds(0.5));
         assert!(!l.checks[0].holds(f64::NAN));
-        assert_eq!(
-            l.checks[0].describe(),
-            "loadgen[total] share of 503 > 0.5"
-        );
+        assert_eq!(l.checks[0].describe(), "loadgen[total] share of 503 > 0.5");
         for bad in [
             text.replace("duration:", "duraton:"),
             text.replace("class:", "klass:"),
