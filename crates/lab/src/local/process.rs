@@ -142,6 +142,11 @@ pub async fn probe(probe: Probe) -> bool {
         Probe::Listening(port) => tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok(),
+        Probe::GrpcServing(port) => {
+            tokio::time::timeout(Duration::from_secs(2), grpc_serving(port))
+                .await
+                .is_ok_and(|ok| ok)
+        }
         Probe::HttpReady(port) => {
             tokio::time::timeout(Duration::from_secs(2), http_status(port, "/ready"))
                 .await
@@ -150,6 +155,26 @@ pub async fn probe(probe: Probe) -> bool {
                 == Some(200)
         }
     }
+}
+
+/// Whether the gRPC server on `port` answers the standard health check with SERVING.
+async fn grpc_serving(port: u16) -> bool {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+    else {
+        return false;
+    };
+    let Ok(channel) = endpoint.connect().await else {
+        return false;
+    };
+    let reply = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await;
+    reply.is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32)
 }
 
 /// The status code of a plain HTTP/1.1 GET (no client library: the lab only needs this much).

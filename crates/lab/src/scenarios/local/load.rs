@@ -3,6 +3,7 @@
 //! schedule stretched to the phase's length and scaled to its peak rate.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -28,6 +29,9 @@ pub enum Load {
 const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 /// In-flight requests still running this long after the last arrival are abandoned.
 const DRAIN: Duration = Duration::from_secs(20);
+
+/// The next run's seed (runs in the same order give the same traffic).
+static SEED: AtomicU64 = AtomicU64::new(1);
 
 /// Runs `load` against the lab for `seconds`, its peak scaled to `rate` (if given).
 pub async fn run(
@@ -55,7 +59,9 @@ pub async fn run(
     let plan = Plan {
         schedule,
         arrivals: scenario.arrivals.unwrap_or(Arrivals::Uniform),
-        seed: 1,
+        // A seed of its own per run: with one seed every phase would replay the warm-up's very
+        // keys, and a warm cache would look perfect (0 misses) rather than warm.
+        seed: SEED.fetch_add(1, Ordering::Relaxed),
         segment: Segment::WHOLE,
         mode: Mode::Open {
             max_in_flight: 10_000,

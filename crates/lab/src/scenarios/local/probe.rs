@@ -123,7 +123,7 @@ fn service_port(lab: &Lab, name: &str) -> anyhow::Result<u16> {
         .ok_or_else(|| anyhow!("the lab has no service {name:?}"))?;
     match s.spec.probe {
         Ready::HttpReady(port) => Ok(port),
-        Ready::Listening(_) => bail!("{name} serves no HTTP"),
+        Ready::Listening(_) | Ready::GrpcServing(_) => bail!("{name} serves no HTTP"),
     }
 }
 
