@@ -62,6 +62,13 @@ dev *ARGS:
     cargo build --workspace --bins --locked
     cargo run -q -p lab --locked -- up {{ARGS}}
 
+# Phases and probes: crates/lab/scenarios/README.md (`local:`); one or more ids, or none for all of them.
+# Prove every scenario's trigger on a local lab of its own (healthy, fault, recovery; effects measured from outside).
+scenario-local *IDS:
+    cargo build --workspace --bins --locked
+    if [ -z "{{IDS}}" ]; then cargo run -q -p lab --locked -- scenario --all --local; \
+    else for id in {{IDS}}; do cargo run -q -p lab --locked -- scenario "$id" --local; done; fi
+
 # Stop a lab started by `just dev` in another terminal.
 dev-down:
     cargo run -q -p lab --locked -- down

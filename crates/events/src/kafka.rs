@@ -152,8 +152,16 @@ impl Producer {
         }
     }
 
+    /// Swaps in a new client now: the broker lost its data, so our producer id refers to nothing
+    /// (tansu answers every write with UNKNOWN_PRODUCER_ID, which librdkafka retries until the
+    /// delivery times out).
+    pub fn renew(&self) {
+        let generation = self.read().0;
+        self.replace(generation, &"the broker lost its data");
+    }
+
     /// Swaps in a new client unless another caller already replaced `generation`.
-    fn replace(&self, generation: u64, error: &KafkaError) {
+    fn replace(&self, generation: u64, error: &dyn std::fmt::Display) {
         let mut current = self
             .inner
             .current
@@ -222,6 +230,49 @@ pub async fn ensure_topics(args: &KafkaArgs, shutdown: &CancellationToken) -> an
             () = shutdown.cancelled() => anyhow::bail!("shut down before the topics existed"),
         }
         delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// [`ensure_topics`], then again whenever the broker no longer lists one of them (checked every
+/// `every`): a broker that lost its data — a Kafka pod with an emptyDir replaced, an in-memory tansu
+/// restarted — comes back without the topics, and with auto-creation off every later write would time
+/// out (found by `lab scenario kafka-broker-outage --local`).
+pub async fn keep_topics(
+    args: KafkaArgs,
+    producer: Producer,
+    every: Duration,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    ensure_topics(&args, &shutdown).await?;
+    let wanted = Topics::new(&args.topic_prefix).all();
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shutdown.cancelled() => return Ok(()),
+        }
+        let client = producer.current();
+        let listed = tokio::task::spawn_blocking(move || {
+            client
+                .client()
+                .fetch_metadata(None, Duration::from_secs(2))
+                .map(|m| {
+                    m.topics()
+                        .iter()
+                        .map(|t| t.name().to_owned())
+                        .collect::<Vec<_>>()
+                })
+        })
+        .await;
+        // An unreachable broker is not a missing topic: look again next time.
+        if let Ok(Ok(listed)) = listed
+            && wanted.iter().any(|t| !listed.contains(t))
+        {
+            tracing::warn!(
+                "the broker lists not all of our topics (did it lose its data?); creating them again"
+            );
+            ensure_topics(&args, &shutdown).await?;
+            producer.renew();
+        }
     }
 }
 

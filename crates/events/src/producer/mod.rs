@@ -44,6 +44,9 @@ impl Intake {
     }
 }
 
+/// How often the producer checks that the broker still has the lab's topics.
+const TOPICS_CHECK: Duration = Duration::from_secs(5);
+
 /// Serves the intake until `shutdown`, then drains requests and flushes the producer.
 pub async fn run(
     config: ProducerConfig,
@@ -54,7 +57,8 @@ pub async fn run(
     let producer = kafka::Producer::new(&config.kafka, Duration::ZERO)?;
     let topics_task = {
         let (args, shutdown) = (config.kafka.clone(), shutdown.clone());
-        tokio::spawn(async move { kafka::ensure_topics(&args, &shutdown).await })
+        let producer = producer.clone();
+        tokio::spawn(kafka::keep_topics(args, producer, TOPICS_CHECK, shutdown))
     };
     let intake = Intake::new(
         producer.clone(),

@@ -333,3 +333,38 @@ async fn an_outage_while_writing_the_output_waits_for_the_broker_instead_of_dead
     notifier.stop().await.unwrap();
     producer.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broker_that_lost_its_data_gets_the_topics_again_and_writes_resume() {
+    // SIGKILL and a restart of an in-memory broker: it comes back on the same port without topics,
+    // as a Kafka pod on an emptyDir does after `scale 0` / `scale 1` (auto-creation is off). Before
+    // `keep_topics` every write after that timed out for good (UNKNOWN_PRODUCER_ID retried until the
+    // delivery timeout, on a topic that no longer existed).
+    let broker = KafkaBroker::start(Storage::Memory).unwrap();
+    let brokers = broker.bootstrap();
+    let prefix = prefix("lost");
+    let producer = start_producer(brokers, &prefix).await;
+    post_ok(&producer.url, &event("created", "o-1", "c", 1.0)).await;
+    broker.stop().unwrap();
+    broker.start_again().unwrap();
+    let started = std::time::Instant::now();
+    let mut accepted = false;
+    while !accepted && started.elapsed() < Duration::from_secs(45) {
+        let res = client()
+            .post(format!("{}/events", producer.url))
+            .json(&event("created", "o-2", "c", 2.0))
+            .send()
+            .await
+            .unwrap();
+        accepted = res.status() == 202;
+        if !accepted {
+            assert_eq!(res.status(), 503);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    assert!(
+        accepted,
+        "no write accepted within 45 s of the broker's return"
+    );
+    producer.stop().await.unwrap();
+}

@@ -108,9 +108,12 @@ impl Ports {
 pub enum Probe {
     /// `GET /ready` on this port answers 200 (backends reachable).
     HttpReady(u16),
-    /// The port accepts connections (auth: no backend, so listening is ready; its gRPC health
-    /// service answers from the same listener).
+    /// The port accepts connections.
     Listening(u16),
+    /// `grpc.health.v1.Health/Check` for the whole server answers SERVING (auth: it binds its port
+    /// before hashing its demo users and serves only after, so a connection alone is not ready —
+    /// what the kind lab's gRPC readiness probe asks too).
+    GrpcServing(u16),
 }
 
 /// One service process of the lab.
@@ -223,7 +226,7 @@ impl Plan {
                 binary: "auth",
                 args: vec![],
                 env: vec![listen(p.auth)],
-                probe: Probe::Listening(p.auth),
+                probe: Probe::GrpcServing(p.auth),
                 url: format!("{} (gRPC, h2c)", http(p.auth)),
             },
             ServiceSpec {

@@ -24,6 +24,16 @@ impl ServiceProcess {
     /// process group of its own, so a Ctrl-C in the terminal reaches only the supervisor, which then
     /// stops the services before their backends — never the other way round.
     pub fn spawn(spec: &ServiceSpec, plan: &Plan) -> anyhow::Result<Self> {
+        Self::spawn_with(spec, plan, &[])
+    }
+
+    /// [`ServiceProcess::spawn`] with `extra` environment after the spec's own (it wins): a rollout's
+    /// flags.
+    pub fn spawn_with(
+        spec: &ServiceSpec,
+        plan: &Plan,
+        extra: &[(String, String)],
+    ) -> anyhow::Result<Self> {
         use std::os::unix::process::CommandExt;
         let log_path = plan.log_file(spec.name);
         let log = std::fs::OpenOptions::new()
@@ -35,6 +45,7 @@ impl ServiceProcess {
         let mut cmd = Command::new(&binary);
         cmd.args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .envs(extra.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -131,6 +142,11 @@ pub async fn probe(probe: Probe) -> bool {
         Probe::Listening(port) => tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .is_ok(),
+        Probe::GrpcServing(port) => {
+            tokio::time::timeout(Duration::from_secs(2), grpc_serving(port))
+                .await
+                .is_ok_and(|ok| ok)
+        }
         Probe::HttpReady(port) => {
             tokio::time::timeout(Duration::from_secs(2), http_status(port, "/ready"))
                 .await
@@ -139,6 +155,26 @@ pub async fn probe(probe: Probe) -> bool {
                 == Some(200)
         }
     }
+}
+
+/// Whether the gRPC server on `port` answers the standard health check with SERVING.
+async fn grpc_serving(port: u16) -> bool {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+    else {
+        return false;
+    };
+    let Ok(channel) = endpoint.connect().await else {
+        return false;
+    };
+    let reply = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await;
+    reply.is_ok_and(|r| r.into_inner().status == ServingStatus::Serving as i32)
 }
 
 /// The status code of a plain HTTP/1.1 GET (no client library: the lab only needs this much).

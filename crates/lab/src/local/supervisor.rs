@@ -1,6 +1,7 @@
 //! Starting and stopping a whole lab: backends (with `testkit`'s launchers), the orders database
 //! (created, migrated and seeded), then every service, each waited for until ready.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
@@ -12,8 +13,10 @@ use testkit::postgres::{Durability, PgServer};
 use testkit::process::Placement;
 use testkit::redis::RedisServer;
 
+use crate::local::control::Edge;
 use crate::local::plan::Plan;
 use crate::local::process::{ServiceProcess, log_tail};
+use crate::local::relay::Relay;
 
 /// What to start, and how big the orders data set is.
 #[derive(Debug, Clone)]
@@ -30,17 +33,28 @@ pub struct LabOptions {
 /// then the backends.
 pub struct Lab {
     pub plan: Plan,
-    services: Vec<ServiceProcess>,
-    postgres: PgServer,
-    redis: RedisServer,
-    kafka: KafkaBroker,
+    pub(super) services: Vec<ServiceProcess>,
+    /// The cuttable edges (`start_with_cuts`; none for `lab up`), after the services so those stop
+    /// first.
+    pub(super) relays: Vec<(Edge, Relay)>,
+    /// Flags set by `env` rollouts, per service name: applied after the plan's own environment.
+    pub(super) rollout: BTreeMap<&'static str, BTreeMap<String, String>>,
+    pub(super) postgres: PgServer,
+    pub(super) redis: RedisServer,
+    pub(super) kafka: KafkaBroker,
 }
 
 impl Lab {
     /// Starts a fresh lab: the state folder's previous data and logs are removed first, so every
     /// run begins from the same seeded state.
     pub async fn start(options: LabOptions) -> anyhow::Result<Self> {
-        let plan = options.plan.clone();
+        Self::start_with_cuts(options, &[]).await
+    }
+
+    /// [`Lab::start`] with a loopback relay on each of `edges`, the client pointed at it, so the
+    /// edge can be cut and restored ([`Lab::cut`]); the scenarios' local runner uses it.
+    pub async fn start_with_cuts(options: LabOptions, edges: &[Edge]) -> anyhow::Result<Self> {
+        let mut plan = options.plan.clone();
         plan.check_binaries().map_err(|e| anyhow!(e))?;
         plan.ports.check_free().map_err(|e| anyhow!(e))?;
         for sub in ["postgres", "redis", "kafka", "logs"] {
@@ -56,9 +70,18 @@ impl Lab {
         create_database(&postgres, "orders").await?;
         seed_orders(&plan, options.seed_customers, options.seed_orders).await?;
 
+        let mut relays = Vec::new();
+        for edge in edges {
+            let relay = Relay::start(edge.to.addr(&plan.ports)?).await?;
+            plan.env_overrides
+                .push((edge.from, edge.to.env_key()?, edge.to.url(relay.port())?));
+            relays.push((*edge, relay));
+        }
         let mut lab = Self {
             plan: plan.clone(),
             services: Vec::new(),
+            relays,
+            rollout: BTreeMap::new(),
             postgres,
             redis,
             kafka,

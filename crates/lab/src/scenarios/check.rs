@@ -137,6 +137,9 @@ pub fn scenario(s: &Scenario, names: &Catalog, dashboards: &[Dashboard]) -> Vec<
     if s.model.is_empty() {
         p("model: how the fault changes OBI's output is needed for its test".into());
     }
+    for m in super::local::check::scenario(s) {
+        p(m);
+    }
     problems
 }
 

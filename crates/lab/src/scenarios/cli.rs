@@ -32,6 +32,10 @@ pub struct ScenarioArgs {
     /// List the catalog: id, protocol, title.
     #[arg(long)]
     pub list: bool,
+    /// Prove the trigger against a local lab of its own instead (its `local:` block: healthy, fault
+    /// and recovery phases, effects measured from outside).
+    #[arg(long, conflicts_with_all = ["assert", "dry_run"])]
+    pub local: bool,
 }
 
 pub async fn main(args: ScenarioArgs) -> Result<()> {
@@ -50,6 +54,9 @@ pub async fn main(args: ScenarioArgs) -> Result<()> {
         Some(id) => vec![find(id)?],
         None => load_all()?,
     };
+    if args.local {
+        return super::local::main(scenarios).await;
+    }
     for s in &scenarios {
         print!("{}", plan::render(s, args.assert));
     }

@@ -13,6 +13,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod local;
 pub mod model;
 pub mod netpol;
 pub mod ops;

@@ -29,6 +29,10 @@ pub struct Scenario {
     /// The fault as OBI's / the exporters' output would show it, for the test fixture
     /// (lab::dashboards::fixture): a model, never presented as OBI.
     pub model: Vec<Change>,
+    /// How the trigger is proven against the local lab (`lab scenario ID --local`): a shortened load
+    /// and effects measured from outside. Optional for the parser, required by the catalog's check.
+    #[serde(default)]
+    pub local: Option<super::local::spec::Local>,
 }
 
 /// The five protocols of the lab (one per service, lab.md).

@@ -12,6 +12,7 @@ mod manifests;
 mod manifests_run;
 mod policy;
 mod scenarios;
+mod scenarios_local;
 mod scenarios_run;
 mod support;
 mod verify;

@@ -1,0 +1,131 @@
+//! One phase's load, run in-process with loadgen's own library (the same parser, runner and report
+//! as `loadgen run`): a built-in profile or an inline one, its `${VAR}`s filled from the lab, its
+//! schedule stretched to the phase's length and scaled to its peak rate.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use loadgen::driver::Drivers;
+use loadgen::report::Report;
+use loadgen::runner::{self, Mode, Plan};
+use loadgen::schedule::{Arrivals, Schedule, Segment};
+use tokio_util::sync::CancellationToken;
+
+use crate::local::plan::Plan as LabPlan;
+
+/// What a phase runs.
+#[derive(Debug, Clone)]
+pub enum Load {
+    /// `trigger.profile`: a built-in loadgen profile.
+    Profile(String),
+    /// `trigger.load` or `local.healthy`: an inline profile.
+    Inline(serde_yaml::Value),
+}
+
+/// A request that takes longer than this is an `io:timeout` (loadgen's default is a minute; a
+/// phase lasts seconds, and a blackholed edge must not hold a phase for a minute).
+const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+/// In-flight requests still running this long after the last arrival are abandoned.
+const DRAIN: Duration = Duration::from_secs(20);
+
+/// The next run's seed (runs in the same order give the same traffic).
+static SEED: AtomicU64 = AtomicU64::new(1);
+
+/// Runs `load` against the lab for `seconds`, its peak scaled to `rate` (if given).
+pub async fn run(
+    lab: &LabPlan,
+    load: &Load,
+    seconds: f64,
+    rate: Option<f64>,
+) -> anyhow::Result<Report> {
+    let vars: BTreeMap<String, String> = lab
+        .client_env()
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    let scenario = match load {
+        Load::Profile(name) => loadgen::scenario::Scenario::load(name, &vars)?,
+        Load::Inline(value) => {
+            loadgen::scenario::Scenario::parse(&serde_yaml::to_string(value)?, &vars)?
+        }
+    };
+    let steps = scenario.steps()?;
+    let schedule = reshape(scenario.schedule.clone(), seconds, rate);
+    if let Err(e) = schedule.validate() {
+        bail!("scenario {}: {e}", scenario.name);
+    }
+    let plan = Plan {
+        schedule,
+        arrivals: scenario.arrivals.unwrap_or(Arrivals::Uniform),
+        // A seed of its own per run: with one seed every phase would replay the warm-up's very
+        // keys, and a warm cache would look perfect (0 misses) rather than warm.
+        seed: SEED.fetch_add(1, Ordering::Relaxed),
+        segment: Segment::WHOLE,
+        mode: Mode::Open {
+            max_in_flight: 10_000,
+            workers: 64,
+        },
+        steps,
+        drain: DRAIN,
+    };
+    let drivers = Drivers::new()
+        .context("loadgen's clients")?
+        .with_http_timeout(HTTP_TIMEOUT);
+    drivers.warm_up(plan.steps.iter().map(|s| &s.request)).await;
+    let result = runner::run(&plan, &drivers, &CancellationToken::new()).await;
+    Ok(Report::new(
+        &scenario.name,
+        "open",
+        plan.seed,
+        &plan.steps,
+        &result,
+        &[],
+    ))
+}
+
+/// Stretches the schedule to `seconds` and scales it so its peak is `rate` (loadgen's `--duration`
+/// and `--rate`).
+pub fn reshape(mut s: Schedule, seconds: f64, rate: Option<f64>) -> Schedule {
+    let total = s.duration().as_secs_f64();
+    if total > 0.0 {
+        let factor = seconds / total;
+        for st in &mut s.stages {
+            st.duration = st.duration.mul_f64(factor);
+        }
+    }
+    if let Some(peak) = rate {
+        let max = s
+            .stages
+            .iter()
+            .map(|st| st.target)
+            .fold(s.start_rate, f64::max);
+        if max > 0.0 {
+            s = s.scaled(peak / max);
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_keeps_its_shape_at_the_phase_length_and_peak() {
+        let spike: loadgen::scenario::Scenario = loadgen::scenario::Scenario::load(
+            "spike",
+            &loadgen::cli::VARIABLES
+                .iter()
+                .map(|k| ((*k).to_owned(), "http://127.0.0.1:1".to_owned()))
+                .collect(),
+        )
+        .unwrap();
+        let s = reshape(spike.schedule, 7.5, Some(100.0));
+        assert!((s.duration().as_secs_f64() - 7.5).abs() < 1e-6);
+        // 20 → 200 → 20 becomes 10 → 100 → 10.
+        assert!((s.rate_at(Duration::from_millis(100)) - 10.0).abs() < 1e-9);
+        assert!((s.rate_at(Duration::from_millis(3500)) - 100.0).abs() < 1e-9);
+    }
+}
