@@ -7,7 +7,8 @@ use clap::Parser as _;
 // jemalloc instead of glibc malloc: every login hashes with argon2id, which allocates a 19 MiB block
 // on whichever Tokio worker runs it. glibc keeps such freed blocks in per-thread arenas, so RSS grew
 // with logins — 712 → 840 MiB over a 10-minute `just soak` at 800 req/s of `mixed` (≈ 24 logins/s),
-// and 382 MB right after start (hashing the demo users). jemalloc returns them to the system.
+// and 382 MB right after start (hashing the demo users). jemalloc returns them to the system; it
+// runs with one arena (.cargo/config.toml says why).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
