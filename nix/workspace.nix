@@ -14,7 +14,7 @@ let
 
   # cleanCargoSource would keep only *.rs, *.toml and Cargo.lock: add what crates embed or read at
   # build time (build.rs reads proto/, sqlx::migrate! embeds migrations/, loadgen include_str!s its
-  # built-in profiles and lab its scenario catalog, testkit's own test embeds its test migrations).
+  # built-in profiles and lab its scenario catalog and visibility matrix, testkit's own test embeds its test migrations).
   # nix/check verifies this list against the include_str!/include_bytes!/migrate! calls in the source.
   src = lib.fileset.toSource {
     inherit root;
@@ -24,6 +24,7 @@ let
       (root + "/migrations")
       (root + "/crates/loadgen/profiles")
       (root + "/crates/lab/scenarios")
+      (root + "/crates/lab/visibility.yaml")
       (root + "/crates/testkit/tests/migrations")
     ];
   };
