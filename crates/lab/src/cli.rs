@@ -228,7 +228,7 @@ fn kind(command: KindCommand) -> anyhow::Result<()> {
 }
 
 /// The checkout: the nearest folder at or above the current one with a flake.nix.
-fn repo_root() -> anyhow::Result<PathBuf> {
+pub(crate) fn repo_root() -> anyhow::Result<PathBuf> {
     let cwd = std::env::current_dir()?;
     cwd.ancestors()
         .find(|dir| dir.join("flake.nix").is_file())

@@ -3,13 +3,13 @@
 //! non-zero when any step fails. Every id is checked against the catalog before anything runs.
 #![allow(clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use tokio_util::sync::CancellationToken;
 
 use super::{find, load_all, ops, plan, report, run};
+use crate::cli::repo_root;
 
 /// Troubleshooting scenarios on the kind lab: inject a fault, wait for its signal, revert, recover.
 #[derive(Debug, clap::Args)]
@@ -132,18 +132,4 @@ async fn preflight(prometheus: &str) -> Result<()> {
         .await
         .with_context(|| format!("the kind lab's Prometheus at {prometheus} (`just status`)"))?;
     Ok(())
-}
-
-/// The checkout: the nearest folder at or above the current one with a flake.nix.
-fn repo_root() -> Result<PathBuf> {
-    let cwd = std::env::current_dir()?;
-    cwd.ancestors()
-        .find(|dir| dir.join("flake.nix").is_file())
-        .map(Path::to_path_buf)
-        .with_context(|| {
-            format!(
-                "no flake.nix at or above {}: run from the MOP checkout",
-                cwd.display()
-            )
-        })
 }
