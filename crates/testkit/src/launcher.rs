@@ -6,7 +6,7 @@
 //! is theirs: the command that starts the binary, how to tell it is up, and their controls (stop,
 //! restart, pause …). Two kinds of server exist:
 //!
-//! - a **child** we stay the parent of (`redis-server`, `tansu`): its pid is written to
+//! - a **child** we stay the parent of (`redis-server`, the Kafka broker's JVM): its pid is written to
 //!   `<dir>/<name>.pid` on every (re)start and removed when we kill it, so the watchdog signals the
 //!   current process and never a stranger that inherited a stale pid;
 //! - a **daemon** that detaches (`pg_ctl start`): one stop command serves the watchdog and `Drop`.
@@ -87,7 +87,8 @@ impl Launcher {
 
     /// Starts `cmd` as the server, its output appended to `<dir>/<log>`, in a process group of its
     /// own, and waits until `ready()` holds (`what` says what that means, for the error). A server
-    /// that exits or is not ready within `timeout` is an error; one that exits carries its log.
+    /// that exits or is not ready within `timeout` is an error (the latter killed) carrying the tail
+    /// of its log.
     pub(crate) fn spawn(
         &self,
         mut cmd: Command,
@@ -127,9 +128,9 @@ impl Launcher {
         loop {
             if let Some(status) = child.try_wait()? {
                 let _ = std::fs::remove_file(pid_file);
-                let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
                 return Err(Error(format!(
-                    "{program} exited at start-up ({status}); log:\n{tail}"
+                    "{program} exited at start-up ({status}); {}",
+                    log_tail(&log_path)
                 )));
             }
             if ready() {
@@ -140,7 +141,8 @@ impl Launcher {
                 let _ = child.wait();
                 let _ = std::fs::remove_file(pid_file);
                 return Err(Error(format!(
-                    "{program} did not {what} within {timeout:?}"
+                    "{program} did not {what} within {timeout:?} (killed); {}",
+                    log_tail(&log_path)
                 )));
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -160,6 +162,36 @@ impl Launcher {
         }
     }
 
+    /// Asks the child server to stop (SIGTERM) and waits up to `grace` for it to exit, then kills it
+    /// (SIGKILL); returns whether it exited by itself.
+    pub(crate) fn terminate(&self, grace: Duration) -> bool {
+        let mut exited = false;
+        if let Some(mut child) = self.lock().take() {
+            let _ = process::run(
+                Command::new("kill")
+                    .arg("-TERM")
+                    .arg(child.id().to_string()),
+                "stopping the server",
+            );
+            let deadline = Instant::now() + grace;
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    exited = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if !exited {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        if let Kind::Child { pid_file } = &self.kind {
+            let _ = std::fs::remove_file(pid_file);
+        }
+        exited
+    }
+
     /// The pid of the running child server.
     pub(crate) fn pid(&self) -> Option<u32> {
         self.lock().as_ref().map(Child::id)
@@ -168,6 +200,20 @@ impl Launcher {
     fn lock(&self) -> MutexGuard<'_, Option<Child>> {
         self.child.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The last lines of a server's log, for an error message (a JVM's log is long; its end says why).
+fn log_tail(path: &Path) -> String {
+    const LINES: usize = 40;
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.len().saturating_sub(LINES);
+    format!(
+        "last {} lines of {}:\n{}",
+        lines.len() - start,
+        path.display(),
+        lines[start..].join("\n")
+    )
 }
 
 impl Drop for Launcher {

@@ -5,16 +5,21 @@
 //! drain), [`process`] (finding binaries, dropping root, the watchdog that stops a server when
 //! the test binary exits, free ports), `launcher` (the skeleton every backend shares: folder,
 //! watchdog, child process, `Drop`), then one module per backend: [`postgres`] (orders), [`redis`]
-//! (gateway) and [`kafka`] (a tansu broker for events), with `kafka_reader` (feature `kafka-reader`)
-//! to read topics back, and `prometheus` (feature `prometheus`): a real Prometheus loaded with fixture data.
+//! (gateway) and [`kafka`] (an Apache Kafka broker for events, run from its Maven Central jars by
+//! `kafka_dist`'s Java), with `kafka_reader` (feature `kafka-reader`) to read topics back,
+//! `prometheus` (feature `prometheus`): a real Prometheus loaded with fixture data, and `kube`
+//! (feature `kube`): a real etcd + kube-apiserver (no kubelet: nothing runs).
 //!
 //! The contract (from `lab.md`): a missing binary is a *failing* test whose message says what to
 //! install, never a silent skip; an environment variable (`DATABASE_URL`, …) may point at an existing
 //! server instead.
 
 pub mod kafka;
+mod kafka_dist;
 #[cfg(feature = "kafka-reader")]
 pub mod kafka_reader;
+#[cfg(feature = "kube")]
+pub mod kube;
 mod launcher;
 pub mod postgres;
 pub mod process;

