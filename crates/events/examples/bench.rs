@@ -1,7 +1,7 @@
 //! `just bench-events`: acknowledged events/s through `POST /events` and `POST /events/batch`, and
 //! event → notification latency (p50/p99), in one run against a real broker.
 //!
-//! Starts a tansu broker (or uses `KAFKA_BROKERS`), the intake and one `notifications` consumer
+//! Starts an Apache Kafka broker (testkit; or uses `KAFKA_BROKERS`), the intake and one `notifications` consumer
 //! in-process, then drives the intake over real HTTP. Latency is the notification record's
 //! timestamp (set when the consumer produced it) minus the event's `occurred_at` (set by the intake
 //! on arrival), both from this machine's clock, so it covers produce → broker → consume → produce.
@@ -48,8 +48,7 @@ async fn main() -> anyhow::Result<()> {
     let opts = Options::parse();
     let broker = match std::env::var("KAFKA_BROKERS") {
         Ok(b) => testkit::kafka::KafkaBroker::existing(&b),
-        Err(_) => testkit::kafka::KafkaBroker::start(testkit::kafka::Storage::Memory)
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        Err(_) => testkit::kafka::KafkaBroker::start().map_err(|e| anyhow::anyhow!("{e}"))?,
     };
     let brokers = broker.bootstrap().to_owned();
     let prefix = format!("bench-{}.", std::process::id());

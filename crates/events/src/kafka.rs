@@ -11,7 +11,7 @@ use std::time::Duration;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::ToBytes;
 use rdkafka::message::{Headers, Message, OwnedHeaders};
 use rdkafka::producer::future_producer::Delivery;
@@ -19,6 +19,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::util::Timeout;
 use tokio_util::sync::CancellationToken;
 
+use crate::brokers::{self, BrokerWatch, Watched};
 use crate::config::KafkaArgs;
 use crate::event::EventType;
 
@@ -87,20 +88,45 @@ fn base(args: &KafkaArgs) -> ClientConfig {
 }
 
 /// An idempotent, `acks=all` producer whose deliveries fail after `delivery_timeout`, replaced by a
-/// fresh one when the broker rejects its writes.
+/// fresh one when the broker rejects its writes or when the client forgot every broker.
 ///
 /// Why replace it: an idempotent producer carries a producer id and per-partition sequence numbers.
-/// After a broker restart (tansu 0.6 in our tests) the broker may reject that state with an error
-/// librdkafka cannot recover from by itself, and every later write would fail the same way. A new
-/// client gets a new producer id; duplicates this could cause are deduped by `event_id` downstream.
+/// After a broker comes back without its data (a Kafka pod on a new emptyDir) it may reject that
+/// state with an error librdkafka cannot recover from by itself, and every later write would fail
+/// the same way. A client that forgot every broker ([`brokers`]) would time out every write for
+/// good. A new client bootstraps afresh and gets a new producer id; duplicates this could cause are
+/// deduped by `event_id` downstream.
 #[derive(Clone)]
 pub struct Producer {
     inner: Arc<ProducerInner>,
 }
 
+/// A producer client with the context that watches whether it still knows a broker.
+pub type ProducerClient = FutureProducer<Watched>;
+
 struct ProducerInner {
     config: ClientConfig,
-    current: RwLock<(u64, FutureProducer)>,
+    current: RwLock<Current>,
+}
+
+/// The client in use and how many times it was replaced before.
+struct Current {
+    generation: u64,
+    client: ProducerClient,
+    watch: Arc<BrokerWatch>,
+}
+
+impl Current {
+    fn create(config: &ClientConfig, generation: u64) -> KafkaResult<Self> {
+        let watched = Watched::default();
+        let watch = Arc::clone(&watched.watch);
+        let client = config.create_with_context(watched)?;
+        Ok(Self {
+            generation,
+            client,
+            watch,
+        })
+    }
 }
 
 impl Producer {
@@ -114,19 +140,39 @@ impl Producer {
             .set("linger.ms", linger.as_millis().to_string())
             // Keyed records go to murmur2(key) % partitions, the Java client's choice, so every
             // client of the lab agrees on which partition an order lives in.
-            .set("partitioner", "murmur2_random");
-        let producer = config.create()?;
+            .set("partitioner", "murmur2_random")
+            .set("statistics.interval.ms", brokers::STATS_INTERVAL_MS);
+        let current = Current::create(&config, 0)?;
         Ok(Self {
             inner: Arc::new(ProducerInner {
                 config,
-                current: RwLock::new((0, producer)),
+                current: RwLock::new(current),
             }),
         })
     }
 
-    /// The client in use now.
-    pub fn current(&self) -> FutureProducer {
-        self.read().1.clone()
+    /// The client in use now; a client that forgot every broker is replaced first
+    /// ([`brokers`](crate::brokers) says why that happens).
+    pub fn current(&self) -> ProducerClient {
+        self.checked().1
+    }
+
+    /// The current client and its generation, after replacing a client that forgot every broker.
+    fn checked(&self) -> (u64, ProducerClient) {
+        let (generation, client, forgotten) = {
+            let current = self.read();
+            (
+                current.generation,
+                current.client.clone(),
+                current.watch.forgot_every_broker(),
+            )
+        };
+        if !forgotten {
+            return (generation, client);
+        }
+        self.replace(generation, &"the client forgot every broker");
+        let current = self.read();
+        (current.generation, current.client.clone())
     }
 
     /// Produces `record` and waits for the acknowledgement (bounded by `message.timeout.ms`).
@@ -135,7 +181,7 @@ impl Producer {
         K: ToBytes + ?Sized,
         P: ToBytes + ?Sized,
     {
-        let (generation, producer) = self.read().clone();
+        let (generation, producer) = self.checked();
         match producer.send(record, Timeout::Never).await {
             Ok(delivery) => Ok(delivery),
             Err((error, _)) => {
@@ -153,10 +199,10 @@ impl Producer {
     }
 
     /// Swaps in a new client now: the broker lost its data, so our producer id refers to nothing
-    /// (tansu answers every write with UNKNOWN_PRODUCER_ID, which librdkafka retries until the
-    /// delivery times out).
+    /// (a broker may answer every write with UNKNOWN_PRODUCER_ID, which librdkafka retries until
+    /// the delivery times out).
     pub fn renew(&self) {
-        let generation = self.read().0;
+        let generation = self.read().generation;
         self.replace(generation, &"the broker lost its data");
     }
 
@@ -167,13 +213,17 @@ impl Producer {
             .current
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if current.0 != generation {
+        if current.generation != generation {
             return;
         }
-        match self.inner.config.create::<FutureProducer>() {
+        match Current::create(&self.inner.config, generation + 1) {
             Ok(fresh) => {
-                tracing::warn!(%error, "the broker rejected our producer state; using a new producer");
-                *current = (generation + 1, fresh);
+                tracing::warn!(%error, "replacing the producer client");
+                let old = std::mem::replace(&mut *current, fresh);
+                // Dropping a client purges its queue and waits up to 500 ms for the results
+                // (rdkafka's `BaseProducer::drop`): not on the runtime, not under the lock.
+                drop(current);
+                std::thread::spawn(move || drop(old));
             }
             Err(e) => tracing::error!(error = %e, "could not create a replacement producer"),
         }
@@ -189,7 +239,7 @@ impl Producer {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, (u64, FutureProducer)> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Current> {
         self.inner
             .current
             .read()
@@ -234,8 +284,8 @@ pub async fn ensure_topics(args: &KafkaArgs, shutdown: &CancellationToken) -> an
 }
 
 /// [`ensure_topics`], then again whenever the broker no longer lists one of them (checked every
-/// `every`): a broker that lost its data — a Kafka pod with an emptyDir replaced, an in-memory tansu
-/// restarted — comes back without the topics, and with auto-creation off every later write would time
+/// `every`): a broker that lost its data — a Kafka pod with an emptyDir replaced, a testkit broker
+/// started again empty — comes back without the topics, and with auto-creation off every later write would time
 /// out (found by `lab scenario kafka-broker-outage --local`).
 pub async fn keep_topics(
     args: KafkaArgs,

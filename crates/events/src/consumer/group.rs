@@ -1,17 +1,21 @@
 //! Group membership: which partitions this member owns (with an epoch per assignment, so a worker
-//! of an earlier assignment notices it lost its partition) and the rebalance hooks that commit what
-//! is stored before partitions are revoked.
+//! of an earlier assignment notices it lost its partition), the rebalance hooks that commit what
+//! is stored before partitions are revoked, and the member's client, replaced when it forgot every
+//! broker.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaResult;
 use rdkafka::topic_partition_list::TopicPartitionList;
 
-use super::{Stat, Stats};
+use super::{GroupConsumer, Stat, Stats};
+use crate::brokers::BrokerWatch;
 
 /// Which partitions this member owns, each with the epoch of its latest assignment, so a worker
 /// started for an earlier assignment notices it no longer owns the partition.
@@ -35,6 +39,11 @@ impl Assignment {
         for e in tpl.elements() {
             owned.remove(&(e.topic().to_owned(), e.partition()));
         }
+    }
+
+    /// Owns nothing any more: the member's client was abandoned.
+    fn clear(&self) {
+        self.lock().clear();
     }
 
     pub(super) fn current(&self, topic: &str, partition: i32) -> Option<u64> {
@@ -63,16 +72,28 @@ impl Assignment {
     }
 }
 
-/// Rebalance hooks: commit what is stored before partitions go, track what is owned.
+/// Rebalance hooks: commit what is stored before partitions go, track what is owned. Also watches
+/// whether the client still knows a broker.
 pub struct GroupContext {
-    pub(super) assignment: Arc<Assignment>,
-    pub(super) stats: Arc<Stats>,
+    assignment: Arc<Assignment>,
+    stats: Arc<Stats>,
+    watch: BrokerWatch,
+    /// Set once the member's client is abandoned: its late callbacks (when it is closed) must not
+    /// touch the assignment its successor now keeps.
+    abandoned: AtomicBool,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn stats_raw(&self, report: &[u8]) {
+        self.watch.observe(report);
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if self.abandoned.load(Ordering::Relaxed) {
+            return;
+        }
         if let Rebalance::Revoke(tpl) = rebalance {
             self.stats.add(Stat::Rebalances);
             // Workers of these partitions stop before their next record; then everything handled
@@ -86,6 +107,9 @@ impl ConsumerContext for GroupContext {
     }
 
     fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if self.abandoned.load(Ordering::Relaxed) {
+            return;
+        }
         if let Rebalance::Assign(tpl) = rebalance {
             self.assignment.assign(tpl);
             let partitions: Vec<String> = tpl
@@ -100,6 +124,70 @@ impl ConsumerContext for GroupContext {
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
         if let Err(e) = result {
             tracing::debug!(error = %e, "offset commit");
+        }
+    }
+}
+
+/// This process's group member: its client, replaced by a new one (a new member of the same group)
+/// when the client forgot every broker ([`crate::brokers`]).
+pub(super) struct Member {
+    pub(super) consumer: Arc<GroupConsumer>,
+}
+
+impl Member {
+    /// Creates a client and subscribes it to `topics`.
+    pub(super) fn join(
+        config: &ClientConfig,
+        assignment: &Arc<Assignment>,
+        stats: &Arc<Stats>,
+        topics: &[&str],
+    ) -> KafkaResult<Self> {
+        let consumer: GroupConsumer = config.create_with_context(GroupContext {
+            assignment: Arc::clone(assignment),
+            stats: Arc::clone(stats),
+            watch: BrokerWatch::default(),
+            abandoned: AtomicBool::new(false),
+        })?;
+        consumer.subscribe(topics)?;
+        Ok(Self {
+            consumer: Arc::new(consumer),
+        })
+    }
+
+    /// Returns once the client has forgotten every broker.
+    pub(super) async fn forgot_every_broker(&self) {
+        self.consumer.context().watch.forgotten().await;
+    }
+
+    /// Gives the client up: the member owns nothing from now on, so its workers stop before their
+    /// next record, and what they have not stored is read again by the next member (the group
+    /// hands the partitions over once the broker expires this member's session). The client is
+    /// closed on a thread of its own once the last worker let go of it: closing a client that
+    /// knows no broker waits for commits it cannot send, which must not hold up the runtime.
+    pub(super) fn abandon(self, assignment: &Assignment) {
+        self.consumer
+            .context()
+            .abandoned
+            .store(true, Ordering::Relaxed);
+        assignment.clear();
+        let mut consumer = self.consumer;
+        let closing = std::thread::Builder::new()
+            .name("abandoned-consumer".into())
+            .spawn(move || {
+                loop {
+                    match Arc::try_unwrap(consumer) {
+                        Ok(last) => {
+                            drop(last);
+                            tracing::info!("the abandoned consumer client is closed");
+                            return;
+                        }
+                        Err(shared) => consumer = shared,
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+        if let Err(e) = closing {
+            tracing::error!(error = %e, "could not start a thread to close the abandoned consumer");
         }
     }
 }

@@ -31,6 +31,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{ConsumerConfig, Role as RoleName};
 use crate::event::EventType;
 use crate::kafka::{self, Topics};
+use group::Member;
 pub use group::{Assignment, GroupContext};
 use roles::Role;
 
@@ -65,9 +66,8 @@ impl Stats {
     }
 }
 
-/// Everything a worker needs.
+/// Everything a worker needs (besides the member client it stores offsets with).
 pub struct Shared {
-    consumer: Arc<GroupConsumer>,
     producer: kafka::Producer,
     topics: Topics,
     role: Role,
@@ -91,11 +91,6 @@ pub async fn run(
     let assignment = Arc::new(Assignment::default());
     let topics = Topics::new(&config.kafka.topic_prefix);
     let producer = kafka::Producer::new(&config.kafka, Duration::from_millis(2))?;
-    let consumer: GroupConsumer = consumer_config(&config).create_with_context(GroupContext {
-        assignment: Arc::clone(&assignment),
-        stats: Arc::clone(&stats),
-    })?;
-    let consumer = Arc::new(consumer);
     let role = match config.role {
         RoleName::Notifications => Role::Notifications {
             producer: producer.clone(),
@@ -107,7 +102,6 @@ pub async fn run(
         },
     };
     let shared = Arc::new(Shared {
-        consumer: Arc::clone(&consumer),
         producer: producer.clone(),
         topics: topics.clone(),
         role,
@@ -147,11 +141,17 @@ pub async fn run(
     }
     let subscribed: Vec<String> = EventType::ALL.iter().map(|t| topics.orders(*t)).collect();
     let names: Vec<&str> = subscribed.iter().map(String::as_str).collect();
-    consumer.subscribe(&names)?;
+    let client_config = consumer_config(&config);
+    let mut member = Member::join(&client_config, &shared.assignment, &shared.stats, &names)?;
     tracing::info!(group = %config.group(), topics = ?subscribed, role = config.role.name(), "consuming");
 
     let workers = TaskTracker::new();
-    dispatch(&shared, &workers).await;
+    // A client that forgot every broker never finds one again: a new member takes over.
+    while dispatch(&shared, &member, &workers).await == Ended::ForgotEveryBroker {
+        member.abandon(&shared.assignment);
+        member = Member::join(&client_config, &shared.assignment, &shared.stats, &names)?;
+        tracing::warn!(group = %config.group(), "a new group member replaces the client that forgot every broker");
+    }
 
     // Shutdown: workers finish the record in hand (up to the grace period), then the stored offsets
     // are committed synchronously and the producer is flushed.
@@ -164,7 +164,7 @@ pub async fn run(
             "workers still busy after the grace period; their records will be redelivered"
         );
     }
-    let committing = Arc::clone(&consumer);
+    let committing = Arc::clone(&member.consumer);
     let committed =
         tokio::task::spawn_blocking(move || committing.commit_consumer_state(CommitMode::Sync))
             .await?;
@@ -199,13 +199,22 @@ async fn seed_seen(config: &ConsumerConfig, topics: &Topics) -> roles::SeenSet {
     }
 }
 
-/// Reads records and routes each to its partition's worker until shutdown.
-async fn dispatch(shared: &Arc<Shared>, workers: &TaskTracker) {
+/// Why [`dispatch`] returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    Shutdown,
+    ForgotEveryBroker,
+}
+
+/// Reads `member`'s records and routes each to its partition's worker until shutdown, or until the
+/// member's client forgot every broker.
+async fn dispatch(shared: &Arc<Shared>, member: &Member, workers: &TaskTracker) -> Ended {
     let mut senders: HashMap<(String, i32), (u64, mpsc::Sender<OwnedMessage>)> = HashMap::new();
     loop {
         let message = tokio::select! {
-            () = shared.shutdown.cancelled() => return,
-            m = shared.consumer.recv() => m,
+            () = shared.shutdown.cancelled() => return Ended::Shutdown,
+            () = member.forgot_every_broker() => return Ended::ForgotEveryBroker,
+            m = member.consumer.recv() => m,
         };
         let message = match message {
             Ok(m) => m.detach(),
@@ -230,6 +239,7 @@ async fn dispatch(shared: &Arc<Shared>, workers: &TaskTracker) {
                     let (tx, rx) = mpsc::channel(WORKER_QUEUE);
                     workers.spawn(worker::run(
                         Arc::clone(shared),
+                        Arc::clone(&member.consumer),
                         key.0.clone(),
                         key.1,
                         epoch,
@@ -240,7 +250,7 @@ async fn dispatch(shared: &Arc<Shared>, workers: &TaskTracker) {
                 }
             };
             tokio::select! {
-                () = shared.shutdown.cancelled() => return,
+                () = shared.shutdown.cancelled() => return Ended::Shutdown,
                 sent = tx.send(message) => match sent {
                     Ok(()) => break,
                     Err(mpsc::error::SendError(back)) => {
@@ -306,14 +316,16 @@ fn consumer_config(config: &ConsumerConfig) -> ClientConfig {
         .set("enable.partition.eof", "false")
         .set("session.timeout.ms", session.to_string())
         .set("heartbeat.interval.ms", (session / 3).to_string())
-        // tansu holds a fetch for the full wait even when records are there (measured: 100 ms gave a
-        // 162 ms p50 event → notification latency, 10 ms gives 18 ms).
+        // An idle partition's fetch is held at most this long, which bounds how long a new record
+        // can wait for the next fetch (100 ms gave a 162 ms p50 event → notification latency with the
+        // previous test broker, 10 ms 18 ms; docs/benchmarks-events.md).
         .set("fetch.wait.max.ms", "10")
         // Bounded read-ahead: librdkafka prefetches up to 64 MiB / 100 000 records by default, so a
         // consumer that falls behind holds the backlog in memory (+33 MiB for a 24 MiB backlog, the
         // memory test; +19 MiB in a soak). 4 MiB is still hundreds of records per partition ahead.
         .set("queued.max.messages.kbytes", "4096")
         .set("queued.min.messages", "1000")
-        .set("reconnect.backoff.max.ms", "1000");
+        .set("reconnect.backoff.max.ms", "1000")
+        .set("statistics.interval.ms", crate::brokers::STATS_INTERVAL_MS);
     c
 }

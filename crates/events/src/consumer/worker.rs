@@ -17,15 +17,17 @@ use rdkafka::producer::FutureRecord;
 use tokio::sync::mpsc;
 
 use super::roles::Failure;
-use super::{Shared, Stat};
+use super::{GroupConsumer, Shared, Stat};
 use crate::event::OrderEvent;
 use crate::kafka::{header, with_header};
 
 /// Consumes one partition's records until its channel closes, the partition is revoked (a newer
-/// assignment `epoch` exists), or shutdown starts. Unhandled records are not stored, so they are
-/// redelivered to whoever owns the partition next.
+/// assignment `epoch` exists, or `consumer`, the member that read them, was abandoned), or shutdown
+/// starts. Unhandled records are not stored, so they are redelivered to whoever owns the partition
+/// next.
 pub async fn run(
     shared: Arc<Shared>,
+    consumer: Arc<GroupConsumer>,
     topic: String,
     partition: i32,
     epoch: u64,
@@ -41,10 +43,7 @@ pub async fn run(
         }
         // `store_offset` records offset + 1 (the next to read); the periodic auto-commit, the revoke
         // callback and shutdown commit what is stored.
-        if let Err(e) = shared
-            .consumer
-            .store_offset(&topic, partition, message.offset())
-        {
+        if let Err(e) = consumer.store_offset(&topic, partition, message.offset()) {
             // The partition was revoked meanwhile (the new owner re-reads this record); the check
             // at the top of the loop then ends this worker.
             tracing::debug!(%topic, partition, error = %e, "offset not stored");

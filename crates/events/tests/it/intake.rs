@@ -10,9 +10,7 @@ use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_accepted_event_becomes_a_notification_and_analytics() {
-    let brokers = broker().bootstrap();
-    let prefix = prefix("e2e");
-    let producer = start_producer(brokers, &prefix).await;
+    let (brokers, prefix, producer) = shared_producer("e2e").await;
     let notifier = start_consumer(consumer_config(Role::Notifications, brokers, &prefix)).await;
     let analytics = start_consumer(consumer_config(Role::Analytics, brokers, &prefix)).await;
 
@@ -54,11 +52,11 @@ async fn an_accepted_event_becomes_a_notification_and_analytics() {
     assert_eq!(rec.json()["event_id"], event_id.as_str());
 
     // Notifications: one per event, keyed by customer, id derived from the event id.
-    let notes = read_topic(
+    let notes = read_at_least(
         brokers,
         &format!("{prefix}notifications"),
+        2,
         Duration::from_secs(30),
-        |r| r.len() >= 2,
     )
     .await;
     assert_eq!(notes.len(), 2, "{notes:?}");
@@ -102,14 +100,7 @@ async fn an_accepted_event_becomes_a_notification_and_analytics() {
         .sum();
     assert_eq!(per_minute, 25.5);
     assert_eq!(snap["orders_per_customer"]["c-1"], 1);
-    let stats: Value = client()
-        .get(format!("{}/stats", analytics.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = stats(&analytics.url).await;
     assert_eq!(stats["aggregates"]["events_total"], 2, "{stats}");
 
     for (url, name) in [
@@ -127,9 +118,7 @@ async fn an_accepted_event_becomes_a_notification_and_analytics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_events_are_rejected_with_every_field_and_nothing_is_produced() {
-    let brokers = broker().bootstrap();
-    let prefix = prefix("invalid");
-    let producer = start_producer(brokers, &prefix).await;
+    let (brokers, prefix, producer) = shared_producer("invalid").await;
     let url = format!("{}/events", producer.url);
 
     // (body, the fields that must be reported)

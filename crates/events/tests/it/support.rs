@@ -81,6 +81,15 @@ pub fn consumer_config(role: Role, brokers: &str, prefix: &str) -> ConsumerConfi
     }
 }
 
+/// How most tests begin: the shared broker, a topic prefix of the test's own (`name` in it), and a
+/// producer writing under that prefix.
+pub async fn shared_producer(name: &str) -> (&'static str, String, Service) {
+    let brokers = broker().bootstrap();
+    let prefix = prefix(name);
+    let producer = start_producer(brokers, &prefix).await;
+    (brokers, prefix, producer)
+}
+
 pub async fn start_consumer(config: ConsumerConfig) -> Service {
     Server::start(|listener, shutdown| events::consumer::run(config, listener, shutdown)).await
 }
@@ -105,8 +114,58 @@ pub async fn post_ok(url: &str, body: &Value) -> Value {
     body
 }
 
+/// `POST /events` until it is acknowledged (a 503 is retried with the same `event_id`, for up to 60 s):
+/// the first write to a freshly started broker waits for the topic's partitions to get a leader, which
+/// can outlast the tests' 3 s delivery timeout on a busy machine.
+pub async fn post_eventually_ok(url: &str, body: &Value) -> Value {
+    let mut body = body.clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let res = client()
+            .post(format!("{url}/events"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        // A 503 names the event id to retry with (the intake assigns one when the body has none).
+        let id = res
+            .headers()
+            .get("event-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let answer: Value = res.json().await.unwrap();
+        if status == 202 {
+            return answer;
+        }
+        assert_eq!(status, 503, "{answer}");
+        assert!(Instant::now() < deadline, "never acknowledged: {answer}");
+        if let Some(id) = id {
+            body["event_id"] = Value::String(id);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 /// Topics are read back whole: every one of their [`PARTITIONS`].
 pub use testkit::kafka_reader::{Record, read_events_topic as read_topic};
+
+/// Reads `topic` until it holds at least `n` records, for at most `timeout`.
+pub async fn read_at_least(brokers: &str, topic: &str, n: usize, timeout: Duration) -> Vec<Record> {
+    read_topic(brokers, topic, timeout, move |r| r.len() >= n).await
+}
+
+/// A consumer's `GET /stats` (what it received, processed, dead-lettered; its partitions).
+pub async fn stats(url: &str) -> Value {
+    client()
+        .get(format!("{url}/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
 
 /// Waits until `check` passes, polling; panics with `what` after `timeout`.
 pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
