@@ -84,17 +84,160 @@ pub struct Tools {
     /// `KIND_EXPERIMENTAL_PROVIDER` (kind uses podman only when it says so).
     pub provider: Option<String>,
     pub nix: Probe,
+    /// The kernel of the engine kind runs on (`docker info`'s KernelVersion, podman's Host.Kernel): on
+    /// Docker Desktop or a podman machine it is a VM's, not this host's.
+    pub engine_kernel: Probe,
+    /// What a throw-away privileged container on the engine sees of BTF and kprobes (the lines of
+    /// [`FEATURES_SCRIPT`]); asked only when the engine's kernel is not this host's.
+    pub engine_features: Option<Probe>,
 }
 
+/// Prints each BTF / kprobe path that exists, run in a privileged container on the engine.
+pub const FEATURES_SCRIPT: &str = "for f in /sys/kernel/btf/vmlinux /sys/kernel/tracing/kprobe_events /sys/kernel/debug/tracing/kprobe_events /sys/bus/event_source/devices/kprobe; do [ -e $f ] && echo $f; done; true";
+
 impl Tools {
-    pub fn probe() -> Self {
+    /// Asks the tools; `host_release` is this host's kernel and `image` an image with `sh` the engine
+    /// already has (the kind node image), for the container that looks at the engine's kernel.
+    pub fn probe(host_release: Option<&str>, image: Option<&str>) -> Self {
+        let provider = std::env::var("KIND_EXPERIMENTAL_PROVIDER").ok();
+        let podman = provider.as_deref() == Some("podman");
+        let (engine, kernel_format) = if podman {
+            ("podman", "{{.Host.Kernel}}")
+        } else {
+            ("docker", "{{.KernelVersion}}")
+        };
+        let engine_kernel = Probe::run(engine, &["info", "--format", kernel_format]);
+        let engine_features = match (&engine_kernel, image) {
+            (Probe::Ok(k), Some(image)) if Some(k.trim()) != host_release => Some(Probe::run(
+                engine,
+                &[
+                    "run",
+                    "--rm",
+                    "--privileged",
+                    "--pull",
+                    "never",
+                    "--entrypoint",
+                    "sh",
+                    image,
+                    "-c",
+                    FEATURES_SCRIPT,
+                ],
+            )),
+            _ => None,
+        };
         Self {
             docker: Probe::run("docker", &["info", "--format", "{{.ServerVersion}}"]),
             podman: Probe::run("podman", &["info", "--format", "{{.Version.Version}}"]),
-            provider: std::env::var("KIND_EXPERIMENTAL_PROVIDER").ok(),
+            provider,
             nix: Probe::run("nix", &["--version"]),
+            engine_kernel,
+            engine_features,
         }
     }
+}
+
+/// [`FEATURES_SCRIPT`]'s output as the host checks read a host: BTF, and a kprobe interface.
+pub fn parse_features(out: &str) -> Host {
+    let has = |p: &str| out.lines().any(|l| l.trim() == p);
+    Host {
+        btf: has("/sys/kernel/btf/vmlinux"),
+        kprobe_interface: has("/sys/kernel/tracing/kprobe_events")
+            || has("/sys/kernel/debug/tracing/kprobe_events")
+            || has("/sys/bus/event_source/devices/kprobe"),
+        ..Host::default()
+    }
+}
+
+/// The kernel kind's node — and OBI in it — really runs on: the engine's. When it is this host's, the
+/// host checks above apply; when it is a VM's (Docker Desktop, podman machine), BTF and kprobes are
+/// judged from inside a privileged container on the engine instead.
+pub fn engine_kernel(host: &Host, tools: &Tools) -> Check {
+    const NAME: &str = "engine kernel";
+    let kernel = match &tools.engine_kernel {
+        Probe::Ok(k) if !k.trim().is_empty() => k.trim().to_owned(),
+        Probe::Ok(_) => {
+            return Check::fail(
+                NAME,
+                "the engine reported no kernel version",
+                "check `docker info` (or `podman info`)",
+            );
+        }
+        Probe::Missing => {
+            return Check::fail(
+                NAME,
+                "no container engine to ask",
+                "install Docker or podman (see above)",
+            );
+        }
+        Probe::Failed(e) => {
+            return Check::fail(
+                NAME,
+                format!(
+                    "cannot ask the engine which kernel it runs: {}",
+                    first_line(e)
+                ),
+                "start the engine (`docker info` must answer): kind's node runs on the engine's kernel, which on Docker Desktop or a podman machine is a VM's, not this host's",
+            );
+        }
+    };
+    if parse_version(&kernel).is_none_or(|v| v < (5, 8, 0)) {
+        return Check::fail(
+            NAME,
+            format!("{kernel}: OBI needs Linux >= 5.8"),
+            "update Docker Desktop / the podman machine (its VM kernel)",
+        );
+    }
+    if host.osrelease.as_deref() == Some(kernel.as_str()) {
+        return Check::pass(
+            NAME,
+            format!("{kernel}: this host's (the checks above apply to it)"),
+        );
+    }
+    let fix_vm = "the engine runs a VM whose kernel OBI needs BTF and kprobes from: use a VM kernel with CONFIG_DEBUG_INFO_BTF=y and CONFIG_KPROBE_EVENTS=y (recent Docker Desktop and podman machine images have both), or Docker Engine on a Linux host";
+    match &tools.engine_features {
+        Some(Probe::Ok(out)) => {
+            let vm = parse_features(out);
+            let missing: Vec<&str> = [("BTF", vm.btf), ("kprobes", vm.kprobe_interface)]
+                .into_iter()
+                .filter_map(|(n, ok)| (!ok).then_some(n))
+                .collect();
+            if missing.is_empty() {
+                Check::pass(
+                    NAME,
+                    format!("{kernel} (a VM's): BTF and kprobes seen from a privileged container"),
+                )
+            } else {
+                Check::fail(
+                    NAME,
+                    format!("{kernel} (a VM's) lacks {}", missing.join(" and ")),
+                    fix_vm,
+                )
+            }
+        }
+        Some(Probe::Failed(e)) => Check::fail(
+            NAME,
+            format!(
+                "{kernel} is not this host's kernel and a privileged container could not look at it: {}",
+                first_line(e)
+            ),
+            "`just prefetch` (saves the kind node image the check runs in), then `just doctor` again",
+        ),
+        Some(Probe::Missing) | None => Check::fail(
+            NAME,
+            format!(
+                "{kernel} is not this host's kernel (a VM's): BTF and kprobes not checked there"
+            ),
+            "`just prefetch` (saves the kind node image the check runs in), then `just doctor` again",
+        ),
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(text)
+        .trim()
 }
 
 /// One verdict.
@@ -305,6 +448,7 @@ pub fn try_bind(port: u16) -> std::io::Result<()> {
 pub fn all(host: &Host, tools: &Tools, cluster_running: bool) -> Vec<Check> {
     let mut checks = vec![
         container_engine(tools),
+        engine_kernel(host, tools),
         kernel(host),
         btf(host),
         kprobes(host),

@@ -162,6 +162,8 @@ fn container_engine_docker_or_podman_when_asked() {
         podman,
         provider: provider.map(str::to_owned),
         nix: Probe::Missing,
+        engine_kernel: Probe::Missing,
+        engine_features: None,
     };
     assert!(container_engine(&tools(Probe::Ok("29.1.0".into()), Probe::Missing, None)).ok);
     let missing = container_engine(&tools(Probe::Missing, Probe::Ok("5.4".into()), None));
@@ -199,7 +201,7 @@ fn container_engine_docker_or_podman_when_asked() {
     let answers = ["docker", "podman"]
         .iter()
         .any(|engine| Cmd::new(engine).arg("info").output().is_ok());
-    let real = container_engine(&Tools::probe());
+    let real = container_engine(&Tools::probe(None, None));
     assert_eq!(real.ok, answers, "{real}");
 }
 
@@ -211,6 +213,8 @@ fn nix_must_be_at_least_2_31_2() {
             podman: Probe::Missing,
             provider: None,
             nix: probe,
+            engine_kernel: Probe::Missing,
+            engine_features: None,
         })
     };
     assert!(nix(Probe::Ok("nix (Nix) 2.34.8".into())).ok);
@@ -246,4 +250,102 @@ fn versions_parse_from_kernel_and_tool_strings() {
     assert_eq!(parse_version("5.8"), Some((5, 8, 0)));
     assert_eq!(parse_version("2.34.8\n"), Some((2, 34, 8)));
     assert_eq!(parse_version("v1"), None);
+}
+
+/// The engine's kernel, as `docker info --format {{.KernelVersion}}` prints it, for a host whose
+/// own kernel is `release`.
+fn engine(kernel: Probe, features: Option<Probe>) -> Tools {
+    Tools {
+        docker: Probe::Ok("29.1.0".into()),
+        podman: Probe::Missing,
+        provider: None,
+        nix: Probe::Missing,
+        engine_kernel: kernel,
+        engine_features: features,
+    }
+}
+
+#[test]
+fn the_engines_kernel_is_judged_not_only_the_hosts() {
+    let host = Host {
+        osrelease: Some("6.8.0-45-generic".into()),
+        ..Host::default()
+    };
+    // Docker Engine on this host: the host's checks apply.
+    let same = engine_kernel(&host, &engine(Probe::Ok("6.8.0-45-generic\n".into()), None));
+    assert!(same.ok && same.detail.contains("this host's"), "{same}");
+    // Docker Desktop: a VM kernel; judged by what a privileged container sees there.
+    let vm = "6.10.14-linuxkit";
+    let full = "/sys/kernel/btf/vmlinux\n/sys/bus/event_source/devices/kprobe\n";
+    assert!(
+        engine_kernel(
+            &host,
+            &engine(Probe::Ok(vm.into()), Some(Probe::Ok(full.into())))
+        )
+        .ok
+    );
+    let no_kprobes = engine_kernel(
+        &host,
+        &engine(
+            Probe::Ok(vm.into()),
+            Some(Probe::Ok("/sys/kernel/btf/vmlinux\n".into())),
+        ),
+    );
+    assert!(
+        !no_kprobes.ok && no_kprobes.detail.contains("lacks kprobes"),
+        "{no_kprobes}"
+    );
+    let unchecked = engine_kernel(&host, &engine(Probe::Ok(vm.into()), None));
+    assert!(!unchecked.ok && unchecked.fix.unwrap().contains("just prefetch"));
+    let old = engine_kernel(&host, &engine(Probe::Ok("5.4.0".into()), None));
+    assert!(!old.ok && old.detail.contains(">= 5.8"), "{old}");
+}
+
+#[test]
+fn an_unreachable_engine_says_so_and_what_to_do() {
+    // This build machine has the docker CLI and no daemon: the real probe, and the check's words.
+    let tools = Tools::probe(Some("x"), None);
+    let check = engine_kernel(&Host::default(), &tools);
+    let answers = Cmd::new("docker").arg("info").output().is_ok();
+    if !answers {
+        assert!(!check.ok, "{check}");
+        assert!(check.detail.contains("cannot ask the engine"), "{check}");
+        assert!(
+            check
+                .fix
+                .as_deref()
+                .unwrap()
+                .contains("`docker info` must answer"),
+            "{check}"
+        );
+        if let Probe::Failed(e) = &tools.engine_kernel {
+            // The daemon's own words end the detail (docker: "Cannot connect to the Docker daemon…").
+            assert!(
+                check.detail.ends_with(
+                    e.lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap()
+                        .trim()
+                )
+            );
+        }
+    }
+}
+
+#[test]
+fn the_features_script_reads_like_a_host() {
+    let all = parse_features("/sys/kernel/btf/vmlinux\n/sys/kernel/tracing/kprobe_events\n");
+    assert!(btf(&all).ok && kprobes(&all).ok);
+    let none = parse_features("");
+    assert!(!btf(&none).ok && !kprobes(&none).ok);
+    // The script itself, run here by sh, lists what this machine has.
+    let out = Cmd::new("sh")
+        .args(["-c", FEATURES_SCRIPT])
+        .output()
+        .unwrap();
+    assert_eq!(
+        parse_features(&out).btf,
+        Path::new("/sys/kernel/btf/vmlinux").exists()
+    );
 }

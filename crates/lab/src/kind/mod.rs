@@ -4,7 +4,7 @@
 //! Reading order: [`plan`] (each command as an ordered list of steps — data, unit-tested, printed by
 //! `--dry-run`), [`objects`] (the rendered overlay split into apply phases, and what to wait for),
 //! [`run`] (carries out a plan's steps with [`crate::cmd`]), then the commands with logic of their
-//! own: [`doctor`] (host prerequisites), [`status`], [`load`] (the loadgen Job's objects) and [`job`]
+//! own: [`doctor`] (host prerequisites), [`images`] (prefetched images, pinned by digest), [`status`], [`load`] (the loadgen Job's objects) and [`job`]
 //! (running one).
 //!
 //! Why the order matters: OBI only sees gRPC methods and Postgres statement text on connections it
@@ -13,6 +13,7 @@
 //! is no registry).
 
 pub mod doctor;
+pub mod images;
 pub mod job;
 pub mod load;
 pub mod objects;
@@ -26,7 +27,7 @@ use std::path::{Path, PathBuf};
 pub const CLUSTER: &str = "mop";
 /// The kubectl context every command passes explicitly, so a user's current context is never used.
 pub const CONTEXT: &str = "kind-mop";
-/// Where the apps run (CONTRACT.md); loadgen Jobs run here too.
+/// Where the apps run; loadgen Jobs run here too.
 pub const APPS_NAMESPACE: &str = "mop";
 
 /// One image per pod binary, built by the flake as `packages.image-<bin>` and tagged `mop/<bin>:lab`.
@@ -40,7 +41,7 @@ pub const POD_BINARIES: [&str; 7] = [
     "loadgen",
 ];
 
-/// What `just up` publishes on the host (kind extraPortMappings → NodePorts, CONTRACT.md).
+/// What `just up` publishes on the host (kind extraPortMappings → NodePorts).
 pub const HOST_PORTS: [(&str, u16, &str); 8] = [
     ("Grafana", 3000, "http://127.0.0.1:3000"),
     ("Prometheus", 9090, "http://127.0.0.1:9090"),

@@ -13,7 +13,7 @@ use serde_json::Value;
 /// The render's objects and their parser are the manifest checks' own (one parser in the crate).
 pub use crate::manifests::render::{Object, parse};
 
-/// The apply phases (CONTRACT.md): the foundation (namespaces, CRDs, cluster-scoped RBAC, OBI and the
+/// The apply phases (docs/kubernetes.md): the foundation (namespaces, CRDs, cluster-scoped RBAC, OBI and the
 /// observability stack), then — once OBI is Ready — the apps and their backends in `mop`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
@@ -109,13 +109,54 @@ pub fn annotate_images(objects: &mut [Object], images: &BTreeMap<String, String>
     }
 }
 
-/// The objects of one phase, in render order, as a YAML stream for `kubectl apply -f -`.
+/// What `just up` applies: the render with our images' builds annotated ([`annotate_images`]) and
+/// each Job named after its pod template ([`name_jobs_by_template`]). The one preparation the lab's
+/// apply and its API-server test share.
+pub fn prepare(objects: &mut [Object], images: &BTreeMap<String, String>) {
+    annotate_images(objects, images);
+    name_jobs_by_template(objects);
+}
+
+/// A Job's pod template is immutable, so re-applying a Job whose template changed — the orders image
+/// rebuilt (its annotation above), an edited command — fails with "field is immutable" and stops a
+/// second `just up`. Each Job is named `<name>-<hash of its template>` instead (configMapGenerator's
+/// idiom): a changed Job is a new Job that runs again (`orders seed` is idempotent), an unchanged one
+/// re-applies as a no-op. Old ones go by their `ttlSecondsAfterFinished`. Its pods keep their labels,
+/// so NetworkPolicies and `kubectl logs -l app.kubernetes.io/name=<name>` still find them.
+pub fn name_jobs_by_template(objects: &mut [Object]) {
+    for o in objects.iter_mut().filter(|o| o.kind == "Job") {
+        let template = o
+            .value
+            .pointer("/spec/template")
+            .map(Value::to_string)
+            .unwrap_or_default();
+        let name = format!("{}-{:08x}", o.name, fnv1a(template.as_bytes()) as u32);
+        if let Some(meta) = o.value.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("name".into(), name.clone().into());
+        }
+        o.name = name;
+    }
+}
+
+/// FNV-1a (64 bit): a stable hash across Rust releases, unlike `std`'s `DefaultHasher`.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The objects of one phase, in render order, as a YAML stream for `kubectl apply -f -` — each
+/// document written as JSON (valid YAML). Why not serde_yaml: it writes YAML 1.2, where `no` is a
+/// plain string, while kubectl reads YAML 1.1, where an unquoted `no` is `false` — valkey's
+/// `--appendonly no` reached the API server as a boolean and the whole apps phase was refused
+/// (seen on a real kube-apiserver). JSON quotes every string.
 pub fn phase_yaml(objects: &[Object], phase: Phase) -> anyhow::Result<String> {
     let mut out = String::new();
     for object in objects {
         if self::phase(object)? == phase {
             out.push_str("---\n");
-            out.push_str(&serde_yaml::to_string(&object.value)?);
+            out.push_str(&serde_json::to_string(&object.value)?);
+            out.push('\n');
         }
     }
     Ok(out)
@@ -397,6 +438,50 @@ spec:
         assert_eq!(
             phase_yaml(&fresh, Phase::Apps).unwrap(),
             phase_yaml(&parse(RENDER).unwrap(), Phase::Apps).unwrap()
+        );
+    }
+
+    #[test]
+    fn strings_yaml_1_1_would_read_as_booleans_stay_quoted() {
+        let objects = parse(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: mop}\ndata: {a: \"no\", b: \"on\", c: \"1\"}\n",
+        )
+        .unwrap();
+        let yaml = phase_yaml(&objects, Phase::Apps).unwrap();
+        for quoted in [r#""a":"no""#, r#""b":"on""#, r#""c":"1""#] {
+            assert!(yaml.contains(quoted), "{yaml}");
+        }
+        assert_eq!(parse(&yaml).unwrap()[0].value, objects[0].value);
+    }
+
+    #[test]
+    fn jobs_are_named_after_their_template_so_a_changed_one_is_a_new_job() {
+        let name = |build: &str| {
+            let mut objects = parse(RENDER).unwrap();
+            prepare(
+                &mut objects,
+                &BTreeMap::from([("orders".to_owned(), build.to_owned())]),
+            );
+            let job = objects.iter().find(|o| o.kind == "Job").unwrap();
+            assert_eq!(
+                job.value["metadata"]["name"].as_str(),
+                Some(job.name.as_str())
+            );
+            job.name.clone()
+        };
+        assert!(
+            name("one").starts_with("orders-seed-")
+                && name("one").len() == "orders-seed-".len() + 8
+        );
+        assert_eq!(name("one"), name("one"));
+        assert_ne!(name("one"), name("two"));
+        // Only Jobs: the Deployment keeps its name.
+        let mut objects = parse(RENDER).unwrap();
+        prepare(&mut objects, &BTreeMap::new());
+        assert!(
+            objects
+                .iter()
+                .any(|o| o.kind == "Deployment" && o.name == "catalog")
         );
     }
 

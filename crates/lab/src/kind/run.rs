@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 use super::objects::{self, Object, Phase, Wait};
 use super::plan::Step;
-use super::{CLUSTER, CONTEXT, HOST_PORTS, Paths, doctor, job, kubectl};
+use super::{CLUSTER, CONTEXT, HOST_PORTS, Paths, doctor, images, job, kubectl};
 use crate::cmd::Cmd;
 
 /// How long one rollout or Job may take (image pulls on a cold node dominate).
@@ -58,21 +58,11 @@ impl Runner {
             Step::LoadArchives { dir, optional } => load_archives(dir, *optional)?,
             Step::Render { overlay } => {
                 let mut objects = render(overlay)?;
-                objects::annotate_images(&mut objects, &self.builds);
+                objects::prepare(&mut objects, &self.builds);
                 self.objects = Some(objects);
             }
-            Step::Apply(phase) => self.apply(*phase)?,
-            Step::WaitObi => kubectl()
-                .args([
-                    "-n",
-                    "obi",
-                    "rollout",
-                    "status",
-                    "daemonset/obi",
-                    "--timeout",
-                    READY_TIMEOUT,
-                ])
-                .run()?,
+            Step::Apply(phase) => apply_phase(&kubectl(), self.objects()?, *phase)?,
+            Step::WaitObi => wait_obi()?,
             Step::WaitReady => self.wait_ready()?,
             Step::PrintUrls => print_urls(),
             Step::DeleteCluster => Cmd::new("kind")
@@ -113,16 +103,25 @@ impl Runner {
             println!("  cluster `{CLUSTER}` exists: converging it");
             return Ok(());
         }
-        // Prefetched node images go into the engine's store, where `kind create` looks for them.
+        // Prefetched node images go into the engine's store, where `kind create` looks for them — by
+        // tag: a loaded archive has no registry digest, so the config's pinned reference would not
+        // match and kind would pull. The tag's content is the pinned digest's (`just prefetch` pulled
+        // it by digest).
+        let mut node_image = None;
         for archive in archives(&self.paths.prefetched.join("node"))? {
             engine().args(["load", "-i"]).arg(&archive).run()?;
+            if let Some(r) = images::saved_ref(&archive)? {
+                node_image = Some(r.tagged()?);
+            }
         }
-        Cmd::new("kind")
-            .args([
-                "create", "cluster", "--name", CLUSTER, "--wait", "120s", "--config",
-            ])
-            .arg(config)
-            .run()
+        let mut create = Cmd::new("kind").args([
+            "create", "cluster", "--name", CLUSTER, "--wait", "120s", "--config",
+        ]);
+        create = create.arg(config);
+        if let Some(image) = node_image {
+            create = create.args(["--image", &image]);
+        }
+        create.run()
     }
 
     fn build_images(&mut self, binaries: &[String], dir: &Path) -> anyhow::Result<()> {
@@ -148,44 +147,6 @@ impl Runner {
                 .and_then(|n| n.split('-').next());
             self.builds
                 .insert(bin.clone(), hash.unwrap_or_default().to_owned());
-        }
-        Ok(())
-    }
-
-    fn apply(&self, phase: Phase) -> anyhow::Result<()> {
-        let objects = self.objects()?;
-        let yaml = objects::phase_yaml(objects, phase)?;
-        if yaml.is_empty() {
-            println!("  nothing in this phase");
-            return Ok(());
-        }
-        kubectl()
-            .args([
-                "apply",
-                "--server-side",
-                "--force-conflicts",
-                "--field-manager",
-                "mop-lab",
-                "-f",
-                "-",
-            ])
-            .stdin(yaml)
-            .run()?;
-        // Custom resources of the next phase need their CRDs established first.
-        if phase == Phase::Foundation
-            && objects.iter().any(|o| o.kind == "CustomResourceDefinition")
-        {
-            kubectl()
-                .args([
-                    "wait",
-                    "--for",
-                    "condition=Established",
-                    "crd",
-                    "--all",
-                    "--timeout",
-                    "60s",
-                ])
-                .run()?;
         }
         Ok(())
     }
@@ -248,25 +209,126 @@ impl Runner {
             let folder = dir.join(sub);
             std::fs::create_dir_all(&folder)?;
             let archive = folder.join(format!("{}.tar", archive_name(image)));
-            if archive.exists() {
+            // An archive without its reference file predates pinned loading: saved again.
+            if archive.exists() && images::ref_file(&archive).exists() {
                 println!("  {image}: saved already ({})", archive.display());
                 continue;
             }
-            engine()
-                .args(["pull", "--platform", &platform, image])
-                .run()?;
-            // A single-platform archive: kind's image-archive loading breaks on multi-platform ones
-            // (kind #3795/#4066).
+            // Pulled by its pin, saved by its tag (kind.rs' images module says why); a single-platform
+            // archive: kind's image-archive loading breaks on multi-platform ones (kind #3795/#4066).
             let partial = archive.with_extension("tar.partial");
-            engine()
-                .args(["save", "--platform", &platform, "-o"])
-                .arg(&partial)
-                .arg(image)
-                .run()?;
+            for cmd in images::save_commands(engine().program(), image, &platform, &partial)? {
+                cmd.run()?;
+            }
+            std::fs::write(images::ref_file(&archive), format!("{image}\n"))?;
             std::fs::rename(&partial, &archive)?;
             println!("  {image} → {}", archive.display());
         }
         Ok(())
+    }
+}
+
+/// Applies one phase of `objects` the way `just up` does, with `kubectl` (the lab's context, or a test
+/// server's): server-side (big dashboards overflow client-side apply's annotation), field manager
+/// `mop-lab`, and every warning the API server sends an error — a Pod Security "would violate" on a
+/// template in a `warn: restricted` namespace must stop the lab, not scroll past.
+pub fn apply_phase(kubectl: &Cmd, objects: &[Object], phase: Phase) -> anyhow::Result<()> {
+    let yaml = objects::phase_yaml(objects, phase)?;
+    if yaml.is_empty() {
+        println!("  nothing in this phase");
+        return Ok(());
+    }
+    kubectl
+        .clone()
+        .args([
+            "--warnings-as-errors",
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager",
+            "mop-lab",
+            "-f",
+            "-",
+        ])
+        .stdin(yaml)
+        .run()?;
+    // Custom resources of the next phase need their CRDs established first.
+    if phase == Phase::Foundation && objects.iter().any(|o| o.kind == "CustomResourceDefinition") {
+        kubectl
+            .clone()
+            .args([
+                "wait",
+                "--for",
+                "condition=Established",
+                "crd",
+                "--all",
+                "--timeout",
+                "60s",
+            ])
+            .run()?;
+    }
+    Ok(())
+}
+
+/// How often the OBI wait looks, and how long it waits at most.
+const OBI_POLL: Duration = Duration::from_secs(5);
+const OBI_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Waits until the OBI DaemonSet is Ready (its readiness probe: OBI's health endpoint), failing at
+/// once when an OBI pod crash-loops — on a kernel without BTF or kprobes OBI exits at start-up, and a
+/// plain `rollout status` would sit out its ten minutes and say nothing — with the pod's last log
+/// lines and where to look.
+fn wait_obi() -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + OBI_TIMEOUT;
+    loop {
+        let ds = kubectl()
+            .args(["-n", "obi", "get", "daemonset", "obi", "-o", "json"])
+            .output()?;
+        let ds: serde_json::Value = serde_json::from_str(&ds).context("daemonset/obi as JSON")?;
+        if super::status::daemonset_ready(&ds) {
+            return Ok(());
+        }
+        let pods = kubectl()
+            .args([
+                "-n",
+                "obi",
+                "get",
+                "pods",
+                "-l",
+                "app.kubernetes.io/name=obi",
+                "-o",
+                "json",
+            ])
+            .output()?;
+        let pods: serde_json::Value = serde_json::from_str(&pods).context("obi pods as JSON")?;
+        if let Some(f) = super::status::failing(&pods) {
+            let logs = |previous: bool| {
+                let mut cmd = kubectl().args([
+                    "-n",
+                    "obi",
+                    "logs",
+                    f.pod.as_str(),
+                    "-c",
+                    f.container.as_str(),
+                ]);
+                cmd = cmd.args(["--tail", "30"]);
+                if previous {
+                    cmd = cmd.arg("--previous");
+                }
+                cmd.output()
+            };
+            let tail = logs(true).or_else(|_| logs(false)).unwrap_or_default();
+            bail!(
+                "OBI is not starting: pod obi/{} {}\nits last log lines:\n{}\nOBI needs BTF and kprobes on the kernel kind runs on (`just doctor` checks the engine's kernel); more: `just logs obi`",
+                f.pod,
+                f.why,
+                tail.trim_end()
+            );
+        }
+        if std::time::Instant::now() > deadline {
+            bail!("daemonset obi/obi not Ready after {OBI_TIMEOUT:?} (`just status` says why)");
+        }
+        std::thread::sleep(OBI_POLL);
     }
 }
 
@@ -321,11 +383,16 @@ pub fn print_status() -> anyhow::Result<()> {
 
 pub fn run_doctor() -> anyhow::Result<()> {
     let running = crate::cmd::on_path("kind") && cluster_exists().unwrap_or(false);
-    let checks = doctor::all(
-        &doctor::Host::read(Path::new("/")),
-        &doctor::Tools::probe(),
-        running,
-    );
+    let host = doctor::Host::read(Path::new("/"));
+    // The kind node image (`just prefetch` saves it) has the `sh` the engine-kernel check runs in.
+    let node = crate::cli::repo_root().ok().and_then(|repo| {
+        let text = std::fs::read_to_string(Paths::new(&repo, &repo).cluster_config()).ok()?;
+        let nodes = objects::node_images(&text).ok()?;
+        let first = nodes.into_iter().next()?;
+        images::ImageRef::parse(&first).ok()?.tagged().ok()
+    });
+    let tools = doctor::Tools::probe(host.osrelease.as_deref(), node.as_deref());
+    let checks = doctor::all(&host, &tools, running);
     for check in &checks {
         println!("  {check}");
     }
@@ -366,6 +433,13 @@ fn load_archives(dir: &Path, optional: bool) -> anyhow::Result<()> {
             .args(["load", "image-archive", "--name", CLUSTER])
             .arg(&archive)
             .run()?;
+        // A prefetched image pinned by digest: give it its digest name in the node too.
+        let node = format!("{CLUSTER}-control-plane");
+        if let Some(r) = images::saved_ref(&archive)?
+            && let Some(cmd) = images::node_digest_name(engine().program(), &node, &r)?
+        {
+            cmd.run()?;
+        }
     }
     Ok(())
 }
@@ -380,7 +454,9 @@ pub fn render(overlay: &Path) -> anyhow::Result<Vec<Object>> {
 
 /// `--dry-run`'s second half: what the render holds per phase, what is waited for, what is pulled.
 pub fn describe_render(overlay: &Path) -> anyhow::Result<String> {
-    let objects = render(overlay)?;
+    let mut objects = render(overlay)?;
+    // The Jobs' names as `just up` applies them (before any build: no image annotations).
+    objects::prepare(&mut objects, &BTreeMap::new());
     let mut out = String::new();
     for phase in [Phase::Foundation, Phase::Apps] {
         let ids: Vec<String> = objects
@@ -451,14 +527,9 @@ mod tests {
 
     #[test]
     fn applying_before_rendering_is_a_plan_error() {
-        let runner = Runner::new(Paths::new(Path::new("/repo"), Path::new("/cache")));
-        assert!(
-            runner
-                .apply(Phase::Apps)
-                .unwrap_err()
-                .to_string()
-                .contains("before it renders")
-        );
+        let mut runner = Runner::new(Paths::new(Path::new("/repo"), Path::new("/cache")));
+        let err = runner.step(&Step::Apply(Phase::Apps)).unwrap_err();
+        assert!(format!("{err:#}").contains("before it renders"), "{err:#}");
     }
 
     #[test]

@@ -109,6 +109,70 @@ fn reason(phase: &str, init: &[&Value], containers: &[&Value], pod: &Value) -> S
     format!("{phase}, not ready")
 }
 
+/// A container that keeps failing, so waiting for its rollout is pointless.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failing {
+    pub pod: String,
+    pub container: String,
+    /// `CrashLoopBackOff (back-off 40s…), 3 restarts`-style text from the container's state.
+    pub why: String,
+}
+
+/// How many restarts make a container "failing" even between two back-offs (OBI that cannot load
+/// its probes exits within a second of starting, every time).
+const FAILING_RESTARTS: u64 = 2;
+
+/// The first container of `kubectl get pods -o json` that is in CrashLoopBackOff, or has restarted
+/// [`FAILING_RESTARTS`] times or more.
+pub fn failing(list: &Value) -> Option<Failing> {
+    let items = list.get("items").and_then(Value::as_array);
+    for pod in items.into_iter().flatten() {
+        for key in ["initContainerStatuses", "containerStatuses"] {
+            let statuses = pod
+                .pointer(&format!("/status/{key}"))
+                .and_then(Value::as_array);
+            for s in statuses.into_iter().flatten() {
+                let waiting = text(s, &["state", "waiting", "reason"]);
+                let restarts = s["restartCount"].as_u64().unwrap_or(0);
+                if waiting == "CrashLoopBackOff" || restarts >= FAILING_RESTARTS {
+                    let last = text(s, &["lastState", "terminated", "reason"]);
+                    let code = s
+                        .pointer("/lastState/terminated/exitCode")
+                        .and_then(Value::as_i64);
+                    let mut why = if waiting.is_empty() {
+                        "restarting".to_owned()
+                    } else {
+                        waiting
+                    };
+                    why.push_str(&format!(", {restarts} restarts"));
+                    if !last.is_empty() {
+                        why.push_str(&format!(", last exit: {last}"));
+                    }
+                    if let Some(code) = code {
+                        why.push_str(&format!(" (code {code})"));
+                    }
+                    return Some(Failing {
+                        pod: text(pod, &["metadata", "name"]),
+                        container: text(s, &["name"]),
+                        why,
+                    });
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `kubectl get daemonset -o json` says every scheduled pod runs the current template and is Ready.
+pub fn daemonset_ready(ds: &Value) -> bool {
+    let n = |p: &str| ds.pointer(p).and_then(Value::as_u64).unwrap_or(0);
+    let desired = n("/status/desiredNumberScheduled");
+    desired > 0
+        && n("/status/observedGeneration") >= n("/metadata/generation")
+        && n("/status/updatedNumberScheduled") == desired
+        && n("/status/numberReady") == desired
+}
+
 /// The report `just status` prints.
 pub fn render(lines: &[PodLine]) -> String {
     let mut out = String::new();
@@ -172,7 +236,7 @@ mod tests {
     }
 }
 
-/// The namespace a workload of CONTRACT.md lives in (for `just logs NAME`).
+/// The namespace a workload of the kind lab lives in (for `just logs NAME`).
 pub fn namespace_of(name: &str) -> &'static str {
     match name {
         "obi" => "obi",

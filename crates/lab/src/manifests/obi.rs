@@ -13,6 +13,8 @@ use std::collections::BTreeSet;
 use anyhow::{Context, anyhow};
 use serde_json::Value;
 
+use super::pod::PodTemplate;
+
 /// Key paths OBI v0.14 accepts, as far as the lab uses them. `[]` marks a list's items; a path ending in
 /// `/*` accepts any subtree (OBI treats those keys as names: metric names in `attributes.select`).
 const KEYS: &[&str] = &[
@@ -23,6 +25,9 @@ const KEYS: &[&str] = &[
     "discovery/instrument/[]/k8s_namespace",
     "discovery/instrument/[]/k8s_deployment_name",
     "discovery/instrument/[]/k8s_pod_labels",
+    "discovery/instrument/[]/k8s_pod_labels/*",
+    // `DiscoveryConfig.MinProcessAge` (pkg/appolly/services), default 5s.
+    "discovery/min_process_age",
     "discovery/exclude_instrument",
     "discovery/exclude_instrument/[]",
     "discovery/exclude_instrument/[]/k8s_namespace",
@@ -60,6 +65,12 @@ const KEYS: &[&str] = &[
     "otel_traces_export",
     "otel_traces_export/endpoint",
     "otel_traces_export/protocol",
+    // `JavaConfig` (pkg/obi/config.go, yaml "javaagent"): `enabled` defaults to true.
+    "javaagent",
+    "javaagent/enabled",
+    // The health endpoint (pkg/health, `/healthz`; 0 = off).
+    "health_check",
+    "health_check/port",
 ];
 
 /// Values OBI accepts for the enum-like keys (its constants; anything else falls back or fails at start).
@@ -180,6 +191,59 @@ pub fn instrumented_namespaces(config: &Value) -> Vec<String> {
                 .map(str::to_owned)
         })
         .collect()
+}
+
+/// The pod templates OBI's `discovery` selects: a template is selected when every attribute of one
+/// `instrument` entry matches it (`k8s_namespace`, `k8s_deployment_name`, `k8s_pod_labels`; globs
+/// with `*`) and no `exclude_instrument` entry does. OBI decides per process from the same metadata.
+pub fn selected<'a>(config: &Value, pods: &'a [PodTemplate]) -> Vec<&'a PodTemplate> {
+    let entries = |key: &str| -> Vec<Value> {
+        config
+            .pointer(&format!("/discovery/{key}"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (instrument, exclude) = (entries("instrument"), entries("exclude_instrument"));
+    pods.iter()
+        .filter(|t| {
+            instrument.iter().any(|e| matches(e, t)) && !exclude.iter().any(|e| matches(e, t))
+        })
+        .collect()
+}
+
+fn matches(entry: &Value, t: &PodTemplate) -> bool {
+    let Some(attributes) = entry.as_object() else {
+        return false;
+    };
+    !attributes.is_empty()
+        && attributes.iter().all(|(key, want)| match key.as_str() {
+            "k8s_namespace" => want.as_str().is_some_and(|g| glob(g, &t.namespace)),
+            "k8s_deployment_name" => {
+                t.kind == "Deployment" && want.as_str().is_some_and(|g| glob(g, &t.name))
+            }
+            "k8s_pod_labels" => want.as_object().is_some_and(|labels| {
+                labels.iter().all(|(label, g)| {
+                    let value = t.labels.get(label);
+                    value.is_some_and(|v| g.as_str().is_some_and(|g| glob(g, v)))
+                })
+            }),
+            // An attribute the lab does not model selects nothing (fail closed in the check).
+            _ => false,
+        })
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == text,
+        Some((head, rest)) => {
+            text.starts_with(head)
+                && (0..=text.len() - head.len()).any(|i| {
+                    text.is_char_boundary(head.len() + i) && glob(rest, &text[head.len() + i..])
+                })
+        }
+    }
 }
 
 /// A string list at `pointer` (empty when missing).

@@ -74,13 +74,13 @@ impl Rendered {
 /// Renders `dir` with `kubectl kustomize`. Any warning on stderr (kustomize prints deprecations there,
 /// e.g. `commonLabels`, `patchesStrategicMerge`) is an error: the overlays must render cleanly.
 pub fn render(dir: &Path) -> anyhow::Result<Rendered> {
-    let out = Command::new("kubectl")
+    let out = Command::new(testkit::process::tool("kubectl"))
         .arg("kustomize")
         .arg(dir)
         .output()
         .context(
-            "cannot run `kubectl`: install kubectl ≥ 1.32 (it embeds kustomize v5.5), e.g. from \
-             https://kubernetes.io/docs/tasks/tools/ or `nix develop`",
+            "cannot run `kubectl`: install kubectl ≥ 1.32 (it embeds kustomize v5.5): \
+             scripts/install-deps.sh, `nix develop`, or https://kubernetes.io/docs/tasks/tools/",
         )?;
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {

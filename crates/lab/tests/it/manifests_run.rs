@@ -14,7 +14,7 @@ use lab::manifests::pod::{PodTemplate, resolve_env, template_of, templates};
 use lab::manifests::run::{AddressMap, Launch, Running, launch, start};
 use serde_json::Value;
 use sqlx::Connection;
-use testkit::kafka::{KafkaBroker, Storage};
+use testkit::kafka::KafkaBroker;
 use testkit::postgres::PgServer;
 use testkit::redis::RedisServer;
 
@@ -161,7 +161,7 @@ async fn every_app_container_of_the_kind_overlay_runs_as_its_manifest_says() {
     // Real backends, in parallel (each blocks until it answers).
     let pg = tokio::task::spawn_blocking(PgServer::start);
     let redis = tokio::task::spawn_blocking(RedisServer::start);
-    let kafka = tokio::task::spawn_blocking(|| KafkaBroker::start(Storage::Memory));
+    let kafka = tokio::task::spawn_blocking(KafkaBroker::start);
     let (pg, redis, kafka) = (
         pg.await.unwrap().unwrap(),
         redis.await.unwrap().unwrap(),

@@ -30,8 +30,54 @@ fn obi_config_uses_only_v0_14_keys_and_points_at_the_labs_services() {
     let problems = obi::problems(&config);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 
-    // Discovery: exactly the apps' namespace, and every app pod lives there.
-    assert_eq!(obi::instrumented_namespaces(&config), ["mop"]);
+    // Discovery: exactly the apps' namespace, and there only MOP's own processes — the services and
+    // loadgen, never the backends (their server side would double the client spans' counts) nor the
+    // seed Job. Evaluated over every pod template of the overlay plus the loadgen Job template.
+    assert_eq!(obi::instrumented_namespaces(&config), ["mop", "mop"]);
+    let mut pods = templates(&rendered);
+    pods.extend(template_of(&loadgen_job()));
+    let selected: BTreeSet<String> = obi::selected(&config, &pods)
+        .iter()
+        .map(|t| t.owner.clone())
+        .collect();
+    let services = [
+        "auth",
+        "catalog",
+        "events-analytics",
+        "events-notifications",
+        "events-producer",
+        "gateway",
+        "orders",
+    ];
+    let mut expected: BTreeSet<String> = services
+        .iter()
+        .map(|s| format!("Deployment mop/{s}"))
+        .collect();
+    expected.extend(
+        [
+            "CronJob mop/loadgen-constant",
+            "CronJob mop/loadgen-spike",
+            "Job mop/loadgen",
+        ]
+        .map(String::from),
+    );
+    assert_eq!(selected, expected);
+    // The old selection (the whole namespace) would take the backends too: the evaluator sees that.
+    let whole: Value =
+        serde_yaml::from_str("discovery: {instrument: [{k8s_namespace: mop}]}").unwrap();
+    let backends = obi::selected(&whole, &pods);
+    assert!(backends.iter().any(|t| t.owner == "StatefulSet mop/kafka"));
+    // OBI's own Java agent stays out of the broker's JVM; short-lived loadgen Jobs are seen at once.
+    assert_eq!(
+        config.pointer("/javaagent/enabled"),
+        Some(&Value::Bool(false))
+    );
+    assert_eq!(
+        config
+            .pointer("/discovery/min_process_age")
+            .and_then(Value::as_str),
+        Some("1s")
+    );
     assert_eq!(
         config.pointer("/attributes/kubernetes/enable"),
         Some(&Value::Bool(true))
@@ -99,6 +145,14 @@ fn obi_config_uses_only_v0_14_keys_and_points_at_the_labs_services() {
         Some(&metrics["containerPort"])
     );
     assert_eq!(ds.spec["hostPID"], true);
+
+    // The DaemonSet is Ready when OBI's health endpoint answers: the probe asks the port OBI serves
+    // it on, on the node's loopback (hostNetwork), where OBI binds it.
+    let probe = &ds.containers().next().unwrap()["readinessProbe"]["httpGet"];
+    assert_eq!(probe["path"], "/healthz");
+    assert_eq!(probe["host"], "127.0.0.1");
+    assert_eq!(config.pointer("/health_check/port"), Some(&probe["port"]));
+    assert_eq!(ds.spec["hostNetwork"], true);
 }
 
 /// `<bin> openapi`: the OpenAPI document's paths, read from the binary itself.
