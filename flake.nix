@@ -35,7 +35,7 @@
           in
           f (
             import ./nix/workspace.nix {
-              inherit pkgs advisory-db;
+              inherit pkgs advisory-db system;
               craneLib = crane.mkLib pkgs;
               root = ./.;
             }

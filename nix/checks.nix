@@ -7,6 +7,8 @@
   cargoArtifacts,
   advisory-db,
   root,
+  # the build's source fileset (nix/workspace.nix)
+  fileset,
 }:
 let
   inherit (pkgs) lib;
@@ -25,11 +27,27 @@ in
   fmt = craneLib.cargoFmt { inherit (commonArgs) src pname version; };
 
   # Only the libraries' and binaries' own unit tests: the integration tests (tests/it) start real
-  # PostgreSQL, Redis and a Kafka-protocol broker, which the build sandbox does not have. `just test`
-  # runs them all.
+  # PostgreSQL, Redis and a Kafka broker, which the build sandbox does not have. `just test` runs them
+  # all. The lab's unit tests read the repository at run time (grafana/ dashboards, kustomize/ objects
+  # and templates, docs/ and README.md, flake.nix as the root marker, the Kafka fetcher), so they get those files too;
+  # nix/check finds the paths crates name in their source and fails if this source lacks one.
   unit-tests = craneLib.cargoNextest (
     withDeps
     // {
+      src = lib.fileset.toSource {
+        inherit root;
+        fileset = lib.fileset.unions [
+          fileset
+          (root + "/grafana")
+          (root + "/kustomize")
+          (root + "/docs")
+          (root + "/README.md")
+          (root + "/flake.nix")
+          # testkit names the Kafka fetcher and its pom (its unit tests check the messages around them)
+          (root + "/scripts/kafka-fetch.sh")
+          (root + "/scripts/kafka")
+        ];
+      };
       cargoNextestExtraArgs = "--workspace --lib --bins --no-tests=pass";
     }
   );

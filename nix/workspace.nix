@@ -1,10 +1,11 @@
-# The Cargo workspace under crane: one source fileset, one commonArgs, one buildDepsOnly, and a
-# function that makes a package per binary (crane's quick-start-workspace model, no copy per service).
+# The Cargo workspace under crane: one source fileset, one commonArgs, one buildDepsOnly, one build of
+# every binary, and a package per binary copied out of it.
 {
   pkgs,
   craneLib,
   advisory-db,
   root,
+  system,
 }:
 let
   inherit (pkgs) lib;
@@ -16,18 +17,16 @@ let
   # build time (build.rs reads proto/, sqlx::migrate! embeds migrations/, loadgen include_str!s its
   # built-in profiles and lab its scenario catalog and visibility matrix, testkit's own test embeds its test migrations).
   # nix/check verifies this list against the include_str!/include_bytes!/migrate! calls in the source.
-  src = lib.fileset.toSource {
-    inherit root;
-    fileset = lib.fileset.unions [
-      (craneLib.fileset.commonCargoSources root)
-      (root + "/proto")
-      (root + "/migrations")
-      (root + "/crates/loadgen/profiles")
-      (root + "/crates/lab/scenarios")
-      (root + "/crates/lab/visibility.yaml")
-      (root + "/crates/testkit/tests/migrations")
-    ];
-  };
+  fileset = lib.fileset.unions [
+    (craneLib.fileset.commonCargoSources root)
+    (root + "/proto")
+    (root + "/migrations")
+    (root + "/crates/loadgen/profiles")
+    (root + "/crates/lab/scenarios")
+    (root + "/crates/lab/visibility.yaml")
+    (root + "/crates/testkit/tests/migrations")
+  ];
+  src = lib.fileset.toSource { inherit root fileset; };
 
   commonArgs = {
     inherit src;
@@ -45,25 +44,38 @@ let
     # plaintext is the point: OBI cannot read rustls, and nothing here needs TLS).
     buildInputs = [ pkgs.zlib ];
     PROTOC = "${pkgs.protobuf}/bin/protoc";
-  };
+  }
+  # jemalloc's configure takes the build machine's page size unless told (tikv-jemalloc-sys passes
+  # JEMALLOC_SYS_WITH_LG_PAGE as --with-lg-page): an aarch64 binary built on a 4 KiB-page builder aborts
+  # on a 16/64 KiB-page kernel. 2^16 must be at least the system page size, so it runs on all three.
+  // (if system == "aarch64-linux" then { JEMALLOC_SYS_WITH_LG_PAGE = "16"; } else { });
 
   # Dependencies of the whole workspace, built once and reused by every package and check.
   cargoArtifacts = craneLib.buildDepsOnly commonArgs;
 
-  # One package per binary. Setting cargoExtraArgs replaces crane's default `--locked`: keep it.
+  # Every binary in one cargo build over the whole workspace: the same feature resolution as
+  # buildDepsOnly (which builds the workspace), so cargoArtifacts is reused as is. A `-p <crate>` build
+  # per binary would resolve features for that crate alone (catalog: 19 of its 122 dependencies get
+  # other features, `cargo tree -e normal -f '{p} [{f}]'`) and rebuild them and everything above them,
+  # and would compile the shared workspace crates once per binary. Setting cargoExtraArgs replaces
+  # crane's default `--locked`: keep it. Tests run once, in checks (nix/checks.nix).
+  workspaceBuild = craneLib.buildPackage (
+    commonArgs
+    // {
+      inherit cargoArtifacts;
+      cargoExtraArgs = "--locked --workspace --bins";
+      doCheck = false;
+    }
+  );
+
+  # One package per binary, holding just that binary (an image's closure is the binary's, not the
+  # workspace's).
   mkBinary =
-    bin: crate:
-    craneLib.buildPackage (
-      commonArgs
-      // {
-        inherit cargoArtifacts;
-        pname = bin;
-        cargoExtraArgs = "--locked -p ${crate} --bin ${bin}";
-        # Tests run once, in checks (nix/checks.nix), not per package.
-        doCheck = false;
-        meta.mainProgram = bin;
-      }
-    );
+    bin: _crate:
+    pkgs.runCommand bin { meta.mainProgram = bin; } ''
+      mkdir -p $out/bin
+      cp ${workspaceBuild}/bin/${bin} $out/bin/${bin}
+    '';
 
   binaryPackages = lib.mapAttrs mkBinary binaries;
 
@@ -77,11 +89,14 @@ let
       cargoArtifacts
       advisory-db
       root
+      fileset
       ;
   };
 in
 {
-  packages = binaryPackages // images;
+  packages = binaryPackages // images // {
+    mop = workspaceBuild;
+  };
   inherit checks;
   devShell = import ./shell.nix { inherit pkgs craneLib checks; };
 }

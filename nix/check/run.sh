@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The flake check this machine can run without nixpkgs: a real Nix >= 2.31 parses every .nix file,
 # checks flake.lock against flake.nix, and evaluates every output for both systems against the stub
-# inputs in nix/check/stubs (nix/check/expect.nix says what must exist). The host's Nix when it is
+# inputs in nix/check/stubs (nix/check/expect.nix says what must exist); the stub nixpkgs has only the
+# attributes nix/check/evidence.toml gives evidence for. The host's Nix when it is
 # new enough; else Debian sid's nix-bin in a chroot cached at $MOP_NIX_CHROOT (needs root, ~60 s once).
 # A real `nix build` / `nix develop` needs nixpkgs: the GitHub workflow (.github/workflows/nix.yml).
 set -euo pipefail
@@ -46,9 +47,11 @@ mkdir -p "$work/mop"
   xargs -0 sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' _ |
   tar --null -T - -cf -) | tar -C "$work/mop" -xf -
 cp -r "$repo/nix/check/stubs" "$work/stubs"
-# What must exist, from the sources of truth: the workspace's bin targets (cargo metadata) and the
+# The stub nixpkgs and crane are generated from the evidence list alone (their flake.nix reads it).
+for stub in nixpkgs crane; do cp "$repo/nix/check/evidence.toml" "$work/stubs/$stub/evidence.toml"; done
+# What must exist, from the sources of truth: the workspace's bin targets (cargo metadata), the
 # files crates embed at build time (include_str!/include_bytes!/migrate!, build.rs inputs).
-cargo metadata --no-deps --format-version 1 --locked --manifest-path "$repo/Cargo.toml" |
+cargo metadata --format-version 1 --locked --manifest-path "$repo/Cargo.toml" |
   python3 "$repo/nix/check/expected.py" "$repo" >"$work/expected.json"
 
 if host_nix_ok; then

@@ -1,17 +1,22 @@
-# Stand-in for nixpkgs in the flake evaluation check (nix/check/run.sh): only the attributes MOP's
-# flake calls, each a derivation that records its arguments (`stubArgs`) and cannot build. A name the
-# flake uses that is missing here fails the check, so adding a tool means adding it here too — the
-# real attribute names are checked by `nix flake check` on a machine with nixpkgs (CI workflow).
+# Stand-in for nixpkgs in the flake evaluation check (nix/check/run.sh), generated from
+# nix/check/evidence.toml alone (run.sh copies it here): only the attributes with evidence exist, so
+# `pkgs.foo` or `with pkgs; [ foo ]` for a name without evidence is an evaluation error naming `foo`.
+# Each package is a derivation that records its arguments (`stubArgs`) and cannot build.
 {
   outputs =
     { self }:
     let
-      lib = import ./lib.nix;
+      evidence = builtins.fromTOML (builtins.readFile ./evidence.toml);
+      stubLib = import ./lib.nix { inherit evidence; };
     in
     {
-      inherit lib;
-      legacyPackages = lib.genAttrs [ "x86_64-linux" "aarch64-linux" ] (
-        system: import ./pkgs.nix { inherit lib system; }
+      inherit (stubLib) lib;
+      legacyPackages = stubLib.impl.genAttrs [ "x86_64-linux" "aarch64-linux" ] (
+        system:
+        import ./pkgs.nix {
+          inherit system evidence;
+          inherit (stubLib) lib impl;
+        }
       );
     };
 }
