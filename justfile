@@ -2,6 +2,10 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
+# Every recipe finds the Python tools scripts/install-deps.sh put in their virtual environment (first,
+# so its pinned versions win) and cargo's bin folder — the same PATH as scripts/mop-env.sh.
+export PATH := (env('MOP_CACHE', env('XDG_CACHE_HOME', env('HOME') / '.cache') / 'mop') / 'venv/bin') + ':' + env('PATH') + ':' + (env('HOME') / '.cargo/bin')
+
 # Recipes of individual services live next to this file, one file per service.
 import? 'just/auth.just'
 import? 'just/orders.just'
@@ -22,6 +26,21 @@ test:
     just grpc-generic
     just check-nix
 
+# Prove scripts/install-deps.sh on a fresh Debian 12 root: install, again (no-op), build, `just dev --help` (root).
+test-install:
+    scripts/test-install.sh
+
+# OBI for real: the lab with OBI in a qemu VM (Debian 13's kernel: kprobes and BTF; TCG) under `mixed` at
+# 5/s for 60 s; prints and asserts verify's grid from OBI's real output. `just test-obi --record` also
+# refreshes the reference recording crates/lab/recordings/obi-<version>/.
+test-obi *ARGS:
+    cargo build --workspace --bins --locked
+    cargo run -q -p lab --locked -- vm obi --check {{ARGS}}
+
+# The VM runner: `just vm check` (does this kernel need it?), `just vm kernel`, `just vm run -- CMD`.
+vm *ARGS:
+    cargo run -q -p lab --locked -- vm {{ARGS}}
+
 # Regenerate grafana/dashboards/*.json from their TypeScript definitions in grafana/src (commit the result).
 dashboards:
     cd grafana && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npx tsx src/generate.ts
@@ -29,6 +48,10 @@ dashboards:
 # Only the docs' checks: links and anchors, OBI names, recipes, runs= blocks, panel titles, config quotes.
 test-docs:
     cargo test -p lab --locked --test it docs::
+
+# Build the real etcd + kube-apiserver (the kind node's version) the API-server test starts, into the cache.
+kube-build:
+    scripts/kube-build.sh
 
 # Only the dashboards' checks: generator output, Grafana's schema, PromQL names, a real Prometheus on a fixture.
 test-dashboards:
@@ -68,6 +91,11 @@ scenario-local *IDS:
     cargo build --workspace --bins --locked
     if [ -z "{{IDS}}" ]; then cargo run -q -p lab --locked -- scenario --all --local; \
     else for id in {{IDS}}; do cargo run -q -p lab --locked -- scenario "$id" --local; done; fi
+
+# Build OBI (the pinned version, from its Go module: bpf2go + clang, then go build) once, cached in
+# ${MOP_CACHE:-~/.cache/mop}/obi/<version>/obi; prints the path. `just dev --obi` runs it (as root).
+obi-build *ARGS:
+    cargo run -q -p lab --locked -- obi build {{ARGS}}
 
 # Stop a lab started by `just dev` in another terminal.
 dev-down:

@@ -1,6 +1,7 @@
 //! The `lab` command line: `up` (start the local lab, print where everything is, supervise, stop on
-//! Ctrl-C), `down` (stop a local lab running in another terminal, through its pid file), and `kind …`
-//! (the kind lab's lifecycle: `just up`, `down`, `status`, `logs`, `load`, `doctor`, `prefetch`).
+//! Ctrl-C), `down` (stop a local lab running in another terminal, through its pid file), `kafka` (the
+//! lab's broker alone), and `kind …` (the kind lab's lifecycle: `just up`, `down`, `status`, `logs`,
+//! `load`, `doctor`, `prefetch`).
 #![allow(clippy::print_stdout)]
 
 use std::path::{Path, PathBuf};
@@ -11,8 +12,9 @@ use anyhow::{Context, bail};
 use crate::local::plan::{Plan, Ports, sibling_bin_dir};
 use crate::local::process::log_tail;
 use crate::local::supervisor::{Lab, LabOptions};
+use crate::obi::run::{ObiOptions, ObiPorts};
 
-/// MOP's local lab: PostgreSQL, Redis, a Kafka-protocol broker and all five services on this machine.
+/// MOP's local lab: PostgreSQL, Redis, an Apache Kafka broker and all five services on this machine.
 #[derive(Debug, clap::Parser)]
 #[command(name = "lab", version)]
 pub struct Cli {
@@ -45,9 +47,35 @@ pub enum Command {
         /// How long each service may take to become ready.
         #[arg(long, default_value = "60s", value_parser = common::args::parse_duration)]
         ready_timeout: Duration,
+        /// Watch the lab with OBI (Linux, root, kprobes and BTF): OBI and a Prometheus start first,
+        /// the services once OBI's tracer is loaded.
+        #[arg(long)]
+        obi: bool,
+        /// The OBI binary (default: the one `lab obi build` cached for the pinned version).
+        #[arg(long, env = "LAB_OBI_BIN", requires = "obi")]
+        obi_bin: Option<PathBuf>,
+        /// Start OBI without checking root, kprobes, tracefs and BTF first (when you know better than
+        /// a check; OBI's own failure then shows in the error).
+        #[arg(long, requires = "obi")]
+        obi_skip_checks: bool,
+        /// How long OBI may take to load its tracer (minutes in an emulated VM).
+        #[arg(long, default_value = "300s", value_parser = common::args::parse_duration)]
+        obi_ready_timeout: Duration,
+        /// With --obi, in a qemu VM (a kernel without kprobes or BTF): a recorded `mixed` run,
+        /// results as files (`lab vm obi`).
+        #[arg(long, requires = "obi")]
+        vm: bool,
     },
+    /// OBI on this machine: build the binary, print the local lab's OBI config.
+    #[command(subcommand)]
+    Obi(ObiCommand),
     /// Stop the lab started by `lab up` with the same state folder.
     Down,
+    /// One Apache Kafka broker (the lab's, jars fetched once from Maven Central) until Ctrl-C.
+    Kafka {
+        #[arg(long, default_value_t = 9092)]
+        port: u16,
+    },
     /// Soak: a lab of its own on free ports under `mixed` for minutes, memory and fds sampled.
     Soak(crate::soak::SoakArgs),
     /// Wire visibility: capture a fresh lab under `mixed` with tshark, print what each protocol shows.
@@ -61,6 +89,30 @@ pub enum Command {
     Verify(crate::verify::VerifyArgs),
     /// The kind lab's services with and without OBI: the same fixed-rate run, CPU and latency compared.
     BenchObi(crate::bench_obi::BenchObiArgs),
+    /// A qemu VM with a kernel OBI can attach to (kprobes, BTF), for hosts without one.
+    Vm(crate::vm::VmArgs),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ObiCommand {
+    /// Build OBI from its Go module (bpf2go + clang, then go build) unless cached; print the path.
+    Build {
+        /// Version to build (default: the kind lab's, from obi-daemonset.yaml's image tag).
+        #[arg(long)]
+        version: Option<String>,
+        /// A checkout of OBI's sources at that version, instead of the Go module proxy's copy.
+        #[arg(long)]
+        src: Option<PathBuf>,
+        /// The clang to compile the eBPF programs with (default: the newest clang-N on PATH).
+        #[arg(long)]
+        clang: Option<String>,
+    },
+    /// Print the OBI config `lab up --obi` derives from the kind lab's obi-config.
+    Config {
+        /// Folder with the service binaries (default: next to this `lab` binary).
+        #[arg(long, env = "LAB_BIN_DIR")]
+        bin_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -131,16 +183,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             seed_customers,
             seed_orders,
             ready_timeout,
+            obi,
+            obi_bin,
+            obi_skip_checks,
+            obi_ready_timeout,
+            vm,
         } => {
-            let bin_dir = match bin_dir {
-                Some(dir) => dir,
-                None => sibling_bin_dir(&std::env::current_exe()?)
-                    .context("cannot tell where the service binaries are; pass --bin-dir")?,
-            };
+            if vm {
+                let args = crate::vm::obi::ObiArgs::for_dev();
+                return tokio::task::block_in_place(|| crate::vm::obi::main(&args, &repo_root()?));
+            }
+            let bin_dir = bin_dir_or_default(bin_dir)?;
             let ports = if free_ports {
                 Ports::free()?
             } else {
                 Ports::standard()
+            };
+            let obi = if obi {
+                Some(obi_options(
+                    obi_bin,
+                    free_ports,
+                    obi_skip_checks,
+                    obi_ready_timeout,
+                )?)
+            } else {
+                None
             };
             let state_dir = state_dir(cli.state_dir.as_deref())?;
             let options = LabOptions {
@@ -154,9 +221,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 seed_orders,
                 ready_timeout,
             };
-            up(options).await
+            up(options, obi).await
         }
+        Command::Obi(command) => obi_command(command),
         Command::Down => down(&state_dir(cli.state_dir.as_deref())?),
+        Command::Kafka { port } => crate::local::broker::run(port).await,
         Command::Soak(args) => crate::soak::main(args, state_dir(cli.state_dir.as_deref())?).await,
         Command::Wire(args) => crate::wire::main(args, state_dir(cli.state_dir.as_deref())?).await,
         Command::Kind(command) => kind(command),
@@ -165,6 +234,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BenchObi(args) => {
             crate::bench_obi::main(&args, &crate::kind::Paths::from_env(&repo_root()?))
         }
+        Command::Vm(args) => crate::vm::main(args).await,
     }
 }
 
@@ -227,6 +297,96 @@ fn kind(command: KindCommand) -> anyhow::Result<()> {
     }
 }
 
+fn bin_dir_or_default(bin_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match bin_dir {
+        Some(dir) => Ok(dir),
+        None => sibling_bin_dir(&std::env::current_exe()?)
+            .context("cannot tell where the service binaries are; pass --bin-dir"),
+    }
+}
+
+/// Checks the host and finds the binary before anything starts: a missing kprobe or binary must not
+/// cost a minute of seeding first.
+fn obi_options(
+    binary: Option<PathBuf>,
+    free_ports: bool,
+    skip_checks: bool,
+    ready_timeout: Duration,
+) -> anyhow::Result<ObiOptions> {
+    let missing = crate::obi::host::missing(&crate::obi::host::Probe {
+        root: Path::new("/"),
+        euid: crate::obi::host::euid(),
+    });
+    if !missing.is_empty() && !skip_checks {
+        bail!("{}", crate::obi::host::explain(&missing));
+    }
+    let repo = repo_root()?;
+    let binary = match binary {
+        Some(b) => b,
+        None => {
+            let version = crate::obi::build::pinned_version(&repo)?;
+            let path = crate::obi::build::binary_path(&crate::obi::build::cache_root()?, &version);
+            if !path.is_file() {
+                bail!(
+                    "no OBI {version} binary at {}: build it with `just obi-build` (minutes, once),                      or pass --obi-bin",
+                    path.display()
+                );
+            }
+            path
+        }
+    };
+    Ok(ObiOptions {
+        binary,
+        repo,
+        ports: if free_ports {
+            ObiPorts::free()?
+        } else {
+            ObiPorts::standard()
+        },
+        ready_timeout,
+    })
+}
+
+fn obi_command(command: ObiCommand) -> anyhow::Result<()> {
+    use crate::obi::build;
+    match command {
+        ObiCommand::Build {
+            version,
+            src,
+            clang,
+        } => {
+            let pinned = build::pinned_version(&repo_root()?)?;
+            let version = version.unwrap_or_else(|| pinned.clone());
+            let path = build::build(&build::BuildOptions {
+                require_tag: version == pinned,
+                version,
+                src,
+                cache: build::cache_root()?,
+                clang,
+            })?;
+            println!("{}", path.display());
+            Ok(())
+        }
+        ObiCommand::Config { bin_dir } => {
+            let plan = Plan {
+                ports: Ports::standard(),
+                state_dir: state_dir(None)?,
+                bin_dir: bin_dir_or_default(bin_dir)?,
+                env_overrides: Vec::new(),
+            };
+            let sentinel = plan
+                .state_dir
+                .join("obi")
+                .join(crate::obi::config::SENTINEL);
+            let kind = crate::obi::config::kind_config(&repo_root()?)?;
+            let targets = crate::obi::config::targets(&plan, &sentinel);
+            let derived = crate::obi::config::derive(&kind, &targets, ObiPorts::standard().metrics);
+            print!("{}", serde_yaml::to_string(&derived)?);
+            Ok(())
+        }
+    }
+}
+
 /// The checkout: the nearest folder at or above the current one with a flake.nix.
 pub(crate) fn repo_root() -> anyhow::Result<PathBuf> {
     let cwd = std::env::current_dir()?;
@@ -241,7 +401,7 @@ pub(crate) fn repo_root() -> anyhow::Result<PathBuf> {
         })
 }
 
-async fn up(options: LabOptions) -> anyhow::Result<()> {
+async fn up(options: LabOptions, obi: Option<ObiOptions>) -> anyhow::Result<()> {
     let plan = options.plan.clone();
     std::fs::create_dir_all(&plan.state_dir)?;
     let pid_file = plan.state_dir.join("lab.pid");
@@ -255,8 +415,17 @@ async fn up(options: LabOptions) -> anyhow::Result<()> {
     let shutdown = common::shutdown::on_signal()?;
     println!("lab: starting in {} …", plan.state_dir.display());
     let started = Instant::now();
+    if obi.is_some() {
+        println!("lab: OBI first; the services start once its tracer is loaded …");
+    }
+    let start = async {
+        match &obi {
+            Some(o) => Lab::start_watched(options, o).await,
+            None => Lab::start(options).await,
+        }
+    };
     let lab = tokio::select! {
-        lab = Lab::start(options) => lab,
+        lab = start => lab,
         () = shutdown.cancelled() => {
             let _ = std::fs::remove_file(&pid_file);
             bail!("interrupted during start-up; everything started so far was stopped");
@@ -277,7 +446,8 @@ async fn up(options: LabOptions) -> anyhow::Result<()> {
             () = shutdown.cancelled() => break,
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
-        for (name, status) in lab.exited() {
+        let watchers = lab.watchers().map(|w| w.exited()).unwrap_or_default();
+        for (name, status) in lab.exited().into_iter().chain(watchers) {
             if !reported.contains(&name) {
                 reported.push(name);
                 println!(
@@ -312,11 +482,15 @@ fn print_summary(lab: &Lab, took: Duration) {
         plan.database_url()
     );
     println!("  {:<32} {}", "Redis", plan.redis_url());
-    println!("  {:<32} {}", "Kafka broker (tansu)", plan.kafka_brokers());
+    println!(
+        "  {:<32} {}",
+        "Kafka broker (Apache Kafka)",
+        plan.kafka_brokers()
+    );
     println!();
     println!("  logs:       {}/<name>.log", plan.logs_dir().display());
     println!(
-        "  backends:   {0}/postgres/postgres.log, {0}/redis/redis.log, {0}/kafka/tansu.log",
+        "  backends:   {0}/postgres/postgres.log, {0}/redis/redis.log, {0}/kafka/kafka.log",
         plan.state_dir.display()
     );
     println!(
@@ -343,6 +517,23 @@ fn print_summary(lab: &Lab, took: Duration) {
         "  curl -s localhost:{}/stats                               # analytics",
         p.analytics
     );
+    if let Some(w) = lab.watchers() {
+        let p = &w.paths;
+        println!("\nOBI (eBPF) watches every service and loadgen:");
+        println!("  {:<32} {}", "Prometheus", p.prometheus_url);
+        println!("  {:<32} {}", "OBI metrics", p.metrics_url);
+        println!(
+            "  {:<32} {}  (one JSON array of spans per line)",
+            "spans",
+            p.spans.display()
+        );
+        println!("  {:<32} {}", "OBI log", p.log.display());
+        println!("  {:<32} {}", "OBI config (derived)", p.config.display());
+        println!(
+            "  curl -s '{}/api/v1/query?query=sum%20by%20(service_name,http_route)(http_server_request_duration_seconds_count)'",
+            p.prometheus_url
+        );
+    }
     println!("\nIn another terminal: `just load spike` (or constant, ramp, mixed).");
     println!("Ctrl-C here, or `just dev-down`, stops everything.");
 }

@@ -130,7 +130,8 @@ impl Cmd {
         } else {
             Stdio::inherit()
         };
-        Command::new(&self.program)
+        // A tool scripts/install-deps.sh put in its virtual environment (kubectl) is found there too.
+        Command::new(testkit::process::tool(&self.program))
             .args(&self.args)
             .stdin(stdin)
             .stdout(stdout)
@@ -167,25 +168,28 @@ pub fn install_hint(program: &str) -> String {
         "nix" => "install Nix >= 2.31.2 (https://nixos.org/download) with flakes enabled",
         "kind" => "run inside `nix develop`, or install kind v0.32.0 (https://kind.sigs.k8s.io)",
         "kubectl" => {
-            "run inside `nix develop`, or install kubectl (https://kubernetes.io/docs/tasks/tools/)"
+            "run scripts/install-deps.sh (kubectl into its virtual environment) or `nix develop`, or install kubectl (https://kubernetes.io/docs/tasks/tools/)"
         }
         _ => "run inside `nix develop`, which provides every tool the lab calls",
     };
     how.to_owned()
 }
 
-/// Whether `program` can be found on PATH (doctor uses it to report, not to fail on spawn).
+/// Whether `program` can be found on PATH or in scripts/install-deps.sh's virtual environment
+/// (doctor uses it to report, not to fail on spawn).
 pub fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| {
-            let candidate = dir.join(program);
-            candidate.is_file()
-                && std::fs::metadata(&candidate).is_ok_and(|m| {
-                    use std::os::unix::fs::PermissionsExt;
-                    m.permissions().mode() & 0o111 != 0
-                })
+    // `tool` names a path only when the virtual environment has the program.
+    testkit::process::tool(program).is_absolute()
+        || std::env::var_os("PATH").is_some_and(|paths| {
+            std::env::split_paths(&paths).any(|dir| {
+                let candidate = dir.join(program);
+                candidate.is_file()
+                    && std::fs::metadata(&candidate).is_ok_and(|m| {
+                        use std::os::unix::fs::PermissionsExt;
+                        m.permissions().mode() & 0o111 != 0
+                    })
+            })
         })
-    })
 }
 
 /// Polls `check` every `interval` until it returns true, for at most `timeout`; the error names

@@ -1,8 +1,8 @@
 //! Changing a running local lab the way the scenarios change the kind lab: stop and start one service
 //! (`scale 0` / `scale 1`), restart it with flags set or unset (an `env` rollout: the new process
 //! gets the plan's environment plus the rollout's flags, as a new pod gets the Deployment's), stop and
-//! start one backend (Redis comes back empty, tansu keeps data only in memory: both lose their data,
-//! as their kind pods with an emptyDir do), and cut or restore one edge ([`super::relay`]).
+//! start one backend (PostgreSQL and the Kafka broker come back with their data, as their kind pods do
+//! after a container restart on the same emptyDir; Redis comes back empty: it persists nothing), and cut or restore one edge ([`super::relay`]).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -148,8 +148,8 @@ impl Lab {
         r.map_err(|e| anyhow!("stopping {backend:?}: {e}"))
     }
 
-    /// Starts a stopped backend again on its port (PostgreSQL with its data; Redis and the
-    /// in-memory broker empty).
+    /// Starts a stopped backend again on its port (PostgreSQL and the broker with their data, Redis
+    /// empty).
     pub fn start_backend(&self, backend: Backend) -> anyhow::Result<()> {
         let r = tokio::task::block_in_place(|| match backend {
             Backend::Postgres => self.postgres.restart(),

@@ -6,12 +6,14 @@
 //! database, start the services, wait until all are ready, stop; and the fault-drill handles the
 //! tests use); [`control`] and [`relay`] change a running lab the way the scenarios' actions change
 //! the kind lab: stop/start one service or backend, roll a service out with flags, cut one edge.
+//! [`broker`] is `lab kafka`: the lab's Kafka broker alone, in the foreground.
 //!
 //! The backends are started by the very launchers the integration tests use (`testkit`), with a
 //! [`testkit::process::Placement`] that pins the standard ports and keeps data and logs in the state
 //! folder, and PostgreSQL in [`testkit::postgres::Durability::CrashSafe`] mode so an acknowledged
 //! order survives `kill -9` of the database (the fault drill checks exactly that).
 
+pub mod broker;
 pub mod control;
 pub mod plan;
 pub mod process;

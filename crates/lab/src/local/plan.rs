@@ -69,7 +69,7 @@ impl Ports {
         [
             ("PostgreSQL", self.postgres),
             ("Redis", self.redis),
-            ("Kafka broker (tansu)", self.kafka),
+            ("Kafka broker", self.kafka),
             ("catalog", self.catalog),
             ("auth", self.auth),
             ("orders", self.orders),
@@ -128,6 +128,15 @@ pub struct ServiceSpec {
     pub probe: Probe,
     /// What to show the user once it is ready.
     pub url: String,
+}
+
+impl ServiceSpec {
+    /// The port the service listens on (its probe's port): how OBI tells its processes apart.
+    pub fn port(&self) -> u16 {
+        match self.probe {
+            Probe::HttpReady(port) | Probe::Listening(port) | Probe::GrpcServing(port) => port,
+        }
+    }
 }
 
 /// Everything about one lab: ports, folders and the services to start.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use sqlx::Connection;
-use testkit::kafka::{KafkaBroker, Storage};
+use testkit::kafka::KafkaBroker;
 use testkit::postgres::{Durability, PgServer};
 use testkit::process::Placement;
 use testkit::redis::RedisServer;
@@ -17,6 +17,7 @@ use crate::local::control::Edge;
 use crate::local::plan::Plan;
 use crate::local::process::{ServiceProcess, log_tail};
 use crate::local::relay::Relay;
+use crate::obi::run::{ObiOptions, Watchers};
 
 /// What to start, and how big the orders data set is.
 #[derive(Debug, Clone)]
@@ -39,6 +40,8 @@ pub struct Lab {
     pub(super) relays: Vec<(Edge, Relay)>,
     /// Flags set by `env` rollouts, per service name: applied after the plan's own environment.
     pub(super) rollout: BTreeMap<&'static str, BTreeMap<String, String>>,
+    /// OBI and its Prometheus (`lab up --obi`): stopped after the services, before the backends.
+    pub(super) obi: Option<Watchers>,
     pub(super) postgres: PgServer,
     pub(super) redis: RedisServer,
     pub(super) kafka: KafkaBroker,
@@ -54,6 +57,20 @@ impl Lab {
     /// [`Lab::start`] with a loopback relay on each of `edges`, the client pointed at it, so the
     /// edge can be cut and restored ([`Lab::cut`]); the scenarios' local runner uses it.
     pub async fn start_with_cuts(options: LabOptions, edges: &[Edge]) -> anyhow::Result<Self> {
+        Self::start_inner(options, edges, None).await
+    }
+
+    /// [`Lab::start`] watched by OBI: OBI and Prometheus start first, and the services only once
+    /// OBI's tracer is loaded, so it sees their connections from the first bytes.
+    pub async fn start_watched(options: LabOptions, obi: &ObiOptions) -> anyhow::Result<Self> {
+        Self::start_inner(options, &[], Some(obi)).await
+    }
+
+    async fn start_inner(
+        options: LabOptions,
+        edges: &[Edge],
+        obi: Option<&ObiOptions>,
+    ) -> anyhow::Result<Self> {
         let mut plan = options.plan.clone();
         plan.check_binaries().map_err(|e| anyhow!(e))?;
         plan.ports.check_free().map_err(|e| anyhow!(e))?;
@@ -66,9 +83,14 @@ impl Lab {
         }
         std::fs::create_dir_all(plan.logs_dir())?;
 
+        // OBI loads its tracer while the backends start and the database is seeded.
+        let watchers = obi.map(|o| Watchers::start(o, &plan)).transpose()?;
         let (postgres, redis, kafka) = start_backends(&plan).await?;
         create_database(&postgres, "orders").await?;
         seed_orders(&plan, options.seed_customers, options.seed_orders).await?;
+        if let (Some(w), Some(o)) = (&watchers, obi) {
+            w.wait_ready(o.ready_timeout).await?;
+        }
 
         let mut relays = Vec::new();
         for edge in edges {
@@ -82,6 +104,7 @@ impl Lab {
             services: Vec::new(),
             relays,
             rollout: BTreeMap::new(),
+            obi: watchers,
             postgres,
             redis,
             kafka,
@@ -115,6 +138,11 @@ impl Lab {
             .iter()
             .filter_map(|s| s.exited().map(|status| (s.spec.name, status)))
             .collect()
+    }
+
+    /// OBI and its Prometheus, when the lab was started with [`Lab::start_watched`].
+    pub fn watchers(&self) -> Option<&Watchers> {
+        self.obi.as_ref()
     }
 
     /// PostgreSQL, for the fault drill (`kill`, `restart`) and for assertions.
@@ -153,7 +181,7 @@ impl Lab {
     }
 }
 
-/// PostgreSQL, Redis and tansu, started in parallel (each launcher blocks until its server answers).
+/// PostgreSQL, Redis and the Kafka broker, started in parallel (each launcher blocks until its server answers).
 async fn start_backends(plan: &Plan) -> anyhow::Result<(PgServer, RedisServer, KafkaBroker)> {
     let place = |sub: &str, port: u16| Placement {
         port: Some(port),
@@ -168,11 +196,8 @@ async fn start_backends(plan: &Plan) -> anyhow::Result<(PgServer, RedisServer, K
         PgServer::start_with(&pg, Durability::CrashSafe)
     });
     let redis = tokio::task::spawn_blocking(move || RedisServer::start_with(&redis));
-    // In memory: tansu 0.6's SQLite storage panics on an idempotent producer's first write (see
-    // testkit::kafka), and the services produce idempotently. So the broker's data lives as long as
-    // its process, and the fault drill freezes the broker instead of killing it.
-    let kafka =
-        tokio::task::spawn_blocking(move || KafkaBroker::start_with(Storage::Memory, &kafka));
+    // Its data stays in the state folder: a killed broker comes back with its records and offsets.
+    let kafka = tokio::task::spawn_blocking(move || KafkaBroker::start_with(&kafka));
     let (pg, redis, kafka) = (pg.await?, redis.await?, kafka.await?);
     let pg = pg.map_err(|e| anyhow!("PostgreSQL: {e}"))?;
     let redis = redis.map_err(|e| anyhow!("Redis: {e}"))?;
