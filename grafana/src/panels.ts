@@ -57,7 +57,12 @@ interface Common {
   h?: number;
   thresholds?: dashboard.ThresholdsConfigBuilder;
   links?: { title: string; url: string }[];
+  /** What the panel says instead of Grafana's bare "No data" when its series are missing. */
+  noData?: string;
 }
+
+/** Shown when a query returns no series: missing series mean "not seen", never "zero". */
+export const NO_DATA = "No series: not seen in this range (see the description)";
 
 /** A time series of one or more PromQL queries (legend per query). */
 export function graph(c: Common & { queries: [string, string][]; exemplar?: boolean; stack?: boolean }): Panel {
@@ -69,6 +74,7 @@ export function graph(c: Common & { queries: [string, string][]; exemplar?: bool
     .span(c.w ?? 8)
     .height(c.h ?? 8)
     .fillOpacity(10)
+    .noValue(c.noData ?? NO_DATA)
     .legend(new LegendBuilder());
   c.queries.forEach(([expr, legend], i) =>
     p.withTarget(promQuery(expr, legend, String.fromCharCode(65 + i), { exemplar: c.exemplar })),
@@ -88,6 +94,7 @@ export function single(c: Common & { expr: string; legend?: string }): Panel {
     .span(c.w ?? 4)
     .height(c.h ?? 4)
     .withTarget(promQuery(c.expr, c.legend ?? "", "A"))
+    .noValue(c.noData ?? NO_DATA)
     .colorMode(common.BigValueColorMode.Background)
     .graphMode(common.BigValueGraphMode.Area)
     .reduceOptions(new common.ReduceDataOptionsBuilder().calcs(["lastNotNull"]));
@@ -104,6 +111,7 @@ export function instantTable(c: Common & { expr: string }): Panel {
     .datasource(PROM)
     .span(c.w ?? 12)
     .height(c.h ?? 8)
+    .noValue(c.noData ?? NO_DATA)
     .withTarget(promQuery(c.expr, "", "A", { instant: true }));
   if (c.thresholds) p.thresholds(c.thresholds);
   return withLinks(p, c.links);
@@ -120,14 +128,22 @@ export interface Red {
   metric: string;
   /** Label matchers selecting this protocol's series, without braces. */
   sel: string;
-  /** The label to split by (route, method, operation, topic). */
+  /** The label(s) to split by (route, method, operation, topic), comma-separated. */
   by: string;
+  /** How titles name the split (default: `by`), e.g. "service and route" for `service_name, http_route`. */
+  byTitle?: string;
+  /** Legend template (default: `{{<by>}}`). */
+  legend?: string;
   /** The noun for one observation: "requests", "calls", "queries", "commands", "messages". */
   noun: string;
   /** Matchers (added to `sel`) that select failures; none → no error panel (Kafka: OBI has no error label). */
   errors?: string;
   /** What a failure is, for the description. */
   errorMeaning?: string;
+  /** Matchers (added to `sel`) for the latency panels only. */
+  latencySel?: string;
+  /** What the latency panels leave out or really measure, appended to their descriptions. */
+  latencyNote?: string;
   /** Latency thresholds (seconds) for p99: [warn, bad]. */
   slow: [number, number];
 }
@@ -137,33 +153,37 @@ export function redRow(r: Red): Panel[] {
   const count = `${r.metric}_count`;
   const bucket = `${r.metric}_bucket`;
   const all = `sum by (${r.by}) (${rate(count, r.sel)})`;
+  const byTitle = r.byTitle ?? r.by;
+  const legend = r.legend ?? `{{${r.by}}}`;
   const panels: Panel[] = [
     graph({
-      title: `Rate of ${r.noun} by ${r.by}`,
+      title: `Rate of ${r.noun} by ${byTitle}`,
       description: `${r.noun} per second as OBI saw them on the wire (${count}), split by ${r.by}. A drop to zero means the traffic stopped — or OBI stopped seeing it (check the OBI pod).`,
       unit: "reqps",
       w: 6,
-      queries: [[all, `{{${r.by}}}`]],
+      queries: [[all, legend]],
     }),
   ];
   if (r.errors) {
     const errs = `sum by (${r.by}) (${rate(count, `${r.sel}, ${r.errors}`)})`;
     panels.push(
       graph({
-        title: `Error ratio by ${r.by}`,
+        title: `Error ratio by ${byTitle}`,
         description: `Share of ${r.noun} that failed (${r.errorMeaning}). Orange above 1 %, red above 5 %. Groups without any failure show 0 rather than disappearing.`,
         unit: "percentunit",
         w: 6,
         thresholds: errorSteps(),
-        queries: [[`(${errs} or 0 * ${all}) / ${all}`, `{{${r.by}}}`]],
+        queries: [[`(${errs} or 0 * ${all}) / ${all}`, legend]],
       }),
     );
   }
-  const q = (p: number) => `histogram_quantile(${p}, sum by (le) (${rate(bucket, r.sel)}))`;
+  // Latency may leave out some series (gRPC: a stream's lifetime is not a response time).
+  const latSel = r.latencySel ? `${r.sel}, ${r.latencySel}` : r.sel;
+  const q = (p: number) => `histogram_quantile(${p}, sum by (le) (${rate(bucket, latSel)}))`;
   panels.push(
     graph({
       title: `Latency of ${r.noun} p50 / p95 / p99`,
-      description: `Duration of ${r.noun} from OBI's histogram (${bucket}), all selected series together. Exemplar dots (when OBI's exemplar_filter is on) open the trace in Tempo. Orange/red lines mark slow (${r.slow[0]} s / ${r.slow[1]} s).`,
+      description: `Duration of ${r.noun} from OBI's histogram (${bucket}), all selected series together.${r.latencyNote ? " " + r.latencyNote : ""} Exemplar dots (when OBI's exemplar_filter is on) open the trace in Tempo. Orange/red lines mark slow (${r.slow[0]} s / ${r.slow[1]} s).`,
       unit: "s",
       w: r.errors ? 6 : 9,
       exemplar: true,
@@ -175,12 +195,12 @@ export function redRow(r: Red): Panel[] {
       ],
     }),
     graph({
-      title: `p99 of ${r.noun} by ${r.by}`,
-      description: `The slowest 1 % of ${r.noun}, per ${r.by}: which one is slow. Quantiles are estimated within histogram buckets, so a value is only as fine as the bucket bounds.`,
+      title: `p99 of ${r.noun} by ${byTitle}`,
+      description: `The slowest 1 % of ${r.noun}, per ${r.by}: which one is slow. Quantiles are estimated within histogram buckets, so a value is only as fine as the bucket bounds.${r.latencyNote ? " " + r.latencyNote : ""}`,
       unit: "s",
       w: r.errors ? 6 : 9,
       thresholds: steps([r.slow[0], "orange"], [r.slow[1], "red"]),
-      queries: [[`histogram_quantile(0.99, sum by (le, ${r.by}) (${rate(bucket, r.sel)}))`, `{{${r.by}}}`]],
+      queries: [[`histogram_quantile(0.99, sum by (le, ${r.by}) (${rate(bucket, latSel)}))`, legend]],
     }),
   );
   return panels;

@@ -1,7 +1,7 @@
 // HTTP dashboard: OBI's HTTP server view per route (RED), status codes, body sizes, the services' own HTTP
 // calls (client side), trace search and logs.
 import { app } from "../lab.js";
-import { graph, labelVariable, logsPanel, mopDashboard, namespaceVariable, note, rate, redRow, section, traceSearch } from "../panels.js";
+import { graph, instantTable, labelVariable, logsPanel, mopDashboard, namespaceVariable, note, rate, redRow, section, steps, traceSearch } from "../panels.js";
 
 const M = "http_server_request_duration_seconds";
 
@@ -19,7 +19,10 @@ export default mopDashboard(
       redRow({
         metric: M,
         sel: app(`http_route=~"$route"`),
-        by: "http_route",
+        // gateway and catalog both serve /products, /products/{id} and /search: a route alone mixes them.
+        by: "service_name, http_route",
+        byTitle: "service and route",
+        legend: "{{service_name}} {{http_route}}",
         noun: "requests",
         errors: `http_response_status_code=~"5.."`,
         errorMeaning: "HTTP status 5xx; 4xx are the client's fault and not counted",
@@ -37,17 +40,28 @@ export default mopDashboard(
       }),
       graph({
         title: "Requests by method and route",
-        description: "Which endpoints carry the traffic (method + route template). Routes come from OBI's routes.patterns; an unlisted path shows as /** (unmatched: low-cardinality).",
+        description: "Which endpoints carry the traffic (service + method + route template; gateway and catalog share /products, /products/{id} and /search). Routes come from OBI's routes.patterns; an unlisted path shows as /** (unmatched: low-cardinality).",
         unit: "reqps",
         w: 8,
-        queries: [[`sum by (http_request_method, http_route) (${rate(`${M}_count`, app(`http_route=~"$route"`))})`, "{{http_request_method}} {{http_route}}"]],
+        queries: [[`sum by (service_name, http_request_method, http_route) (${rate(`${M}_count`, app(`http_route=~"$route"`))})`, "{{service_name}} {{http_request_method}} {{http_route}}"]],
       }),
       graph({
-        title: "Response body size p95 by route",
-        description: "Response sizes OBI read from the wire (http_server_response_body_size_bytes). A jump means a list endpoint returns much more than before.",
+        title: "Response body size p95 by service and route",
+        description: "Response sizes OBI read from the wire (http_server_response_body_size_bytes). A jump means a list endpoint returns much more than before. The lab sets prometheus_export.buckets.response_size_histogram up to 1 MiB: OBI's default buckets stop at 8 KiB, and a quantile above the last bound would read as 8 KiB.",
         unit: "bytes",
         w: 8,
-        queries: [[`histogram_quantile(0.95, sum by (le, http_route) (${rate("http_server_response_body_size_bytes_bucket", app(`http_route=~"$route"`))}))`, "{{http_route}}"]],
+        queries: [[`histogram_quantile(0.95, sum by (le, service_name, http_route) (${rate("http_server_response_body_size_bytes_bucket", app(`http_route=~"$route"`))}))`, "{{service_name}} {{http_route}}"]],
+      }),
+    ]);
+    section(d, "Slowest routes", [
+      instantTable({
+        title: "Top 10 slowest routes (p99)",
+        description: "The ten service + route pairs with the highest p99 over the dashboard's rate window, slowest first. A route that appears here but not in the p99 graph's top lines is slow but rare.",
+        unit: "s",
+        w: 24,
+        h: 7,
+        thresholds: steps([0.25, "orange"], [1, "red"]),
+        expr: `topk(10, histogram_quantile(0.99, sum by (le, service_name, http_route) (${rate(`${M}_bucket`, app(`http_route=~"$route"`))})))`,
       }),
     ]);
     section(d, "Outgoing HTTP calls — client side", [

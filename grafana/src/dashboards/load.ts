@@ -26,8 +26,8 @@ export default mopDashboard(
         legend: "loadgen achieved",
       }),
       graph({
-        title: "Calls OBI saw loadgen make",
-        description: "loadgen's outgoing HTTP and gRPC calls as OBI measured them in loadgen's kernel. Should match the achieved rate on the left; if it is lower, OBI is missing traffic (or loadgen's pods are not instrumented).",
+        title: "HTTP and gRPC calls OBI saw loadgen make",
+        description: "loadgen's outgoing HTTP and gRPC calls as OBI measured them in loadgen's kernel — only these two protocols: steps that talk to Kafka, PostgreSQL or Redis directly (e.g. a poison record written straight to a topic) are not here. Should match the achieved rate on the left for HTTP/gRPC-only profiles; if it is lower, OBI is missing traffic (or loadgen's pods are not instrumented). A StreamEvents subscription is one call however many messages it carries.",
         unit: "reqps",
         w: 12,
         queries: [

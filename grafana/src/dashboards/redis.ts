@@ -7,9 +7,11 @@ const M = "db_client_operation_duration_seconds";
 const RD = `k8s_namespace_name="$namespace", service_name=~"$service", db_system_name="redis"`;
 
 /** 1 − upstream GETs to catalog ÷ cached reads served: the gateway's hit ratio seen from the outside. */
+// Floored at 0: a list or batch miss fetches its items from catalog one by one (gateway's cache.rs
+// fetch_many), so upstream calls can outnumber the reads that caused them and 1 − ratio goes negative.
 export const derivedHitRatio =
-  `1 - sum(rate(http_client_request_duration_seconds_count{k8s_namespace_name="$namespace", service_name="gateway", http_request_method="GET"}[$__rate_interval]))` +
-  ` / sum(rate(http_server_request_duration_seconds_count{k8s_namespace_name="$namespace", service_name="gateway", http_request_method="GET", http_route=~"${GATEWAY_CACHED_ROUTES}"}[$__rate_interval]))`;
+  `clamp_min(1 - sum(rate(http_client_request_duration_seconds_count{k8s_namespace_name="$namespace", service_name="gateway", http_request_method="GET"}[$__rate_interval]))` +
+  ` / sum(rate(http_server_request_duration_seconds_count{k8s_namespace_name="$namespace", service_name="gateway", http_request_method="GET", http_route=~"${GATEWAY_CACHED_ROUTES}"}[$__rate_interval])), 0)`;
 
 export default mopDashboard(
   "mop-redis",
@@ -35,7 +37,7 @@ export default mopDashboard(
     section(d, "Cache hit ratio — two views", [
       single({
         title: "Hit ratio — derived from OBI (HTTP)",
-        description: "1 − (gateway's GET calls to catalog ÷ gateway's GET requests on cached routes). Every miss costs one upstream call, so this is the share served from the cache (L1 or Redis). Approximate: a batch miss can be one upstream call for several items. Below 50 % the cache is not helping.",
+        description: "1 − (gateway's GET calls to catalog ÷ gateway's GET requests on cached routes). A single-item miss costs one upstream call, so this is roughly the share served from the cache (L1 or Redis). Approximate, and floored at 0: a list or batch miss fetches each missing item with its own upstream call, so one read can cost many calls and the raw ratio can go negative — read it on item traffic, and use Redis' view beside it. Below 50 % the cache is not helping.",
         unit: "percentunit",
         w: 6,
         h: 6,

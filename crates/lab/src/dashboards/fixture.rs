@@ -16,10 +16,14 @@
 //!   (24 SELECT, 3 INSERT) → **5.4** database calls per request (SELECT 4.8, INSERT 0.6).
 //! - SELECTs have a typical duration of 12 ms: 1 % take 10× (120 ms) → **1 %** slower than 100 ms.
 //! - HTTP: 34 requests/s in all, 0.5/s of them 5xx (catalog's /error) → 5xx ratio **0.5/34**.
-//! - auth: 20 calls/s, 1/s Login UNAUTHENTICATED → error ratio **0.05** (Login alone **1/6**).
-//! - events: orders.* produced at 5 + 2 + 1 /s; events-notifications processes orders.cancelled at
-//!   only 0.5/s → produced − processed **0.5** there, 0 elsewhere; the broker's lag for group
-//!   notifications on orders.cancelled grows by **0.5/s**; 0.1 message/s goes to the DLQ.
+//! - auth: 20 calls/s, 1/s Login UNAUTHENTICATED → server error ratio **0**: OBI marks only UNKNOWN,
+//!   DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE and DATA_LOSS as server errors, and so
+//!   do the dashboards (a `!= "OK"` ratio would show 0.05, Login alone 1/6).
+//! - events: Produce requests on orders.* at 5 + 2 + 1 /s; OBI counts *requests*, one span per
+//!   request and topic, never records (kafka_detect_transform.go): each consumer's Fetch requests
+//!   name all three order topics, so its "process" rate is the same on each (4/s) and says nothing
+//!   about messages; a Fetch lasts as long as the broker's long poll (typical 0.1 s). The broker's
+//!   lag for group notifications on orders.cancelled grows by **0.5/s**; 0.1 request/s goes to the DLQ.
 //!
 //! The scenarios (lab::scenarios) reuse this model: [`Fixture::change`] gives chosen series other
 //! values inside a fault window ([`Fixture::with_fault_window`]), so one timeline runs healthy, faulty
@@ -33,9 +37,11 @@ pub const DURATION_BUCKETS: [f64; 17] = [
     0.0, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
     2.5, 5.0, 10.0,
 ];
-/// OBI's default body-size buckets (bytes).
-pub const SIZE_BUCKETS: [f64; 10] = [
-    0.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0,
+/// Body-size buckets (bytes) as the lab configures them (obi-config.yml,
+/// `prometheus_export.buckets.response_size_histogram`): OBI's defaults stop at 8192.
+pub const SIZE_BUCKETS: [f64; 14] = [
+    0.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0, 65536.0,
+    262144.0, 1048576.0,
 ];
 /// How observations spread around a series' typical value: (factor, share). Mean = 1.02 × typical.
 const SHAPE: [(f64, f64); 4] = [(0.5, 0.5), (1.0, 0.4), (3.0, 0.09), (10.0, 0.01)];
@@ -333,7 +339,7 @@ fn escape(v: &str) -> String {
 /// One HTTP server series: service, "METHOD route", status, rate/s, typical seconds.
 struct Route(&'static str, &'static str, &'static str, f64, f64);
 
-/// The port each HTTP service listens on (CONTRACT.md).
+/// The port each HTTP service listens on.
 fn port(service: &str) -> &'static str {
     match service {
         "catalog" => "8081",
@@ -619,17 +625,13 @@ fn kafka() -> Vec<Family> {
             0.004,
         ),
     ];
+    // One Fetch request names every topic the consumer reads: one span (and observation) per topic,
+    // at the request rate, lasting the broker's long poll — not one per message.
     let mut processed = Vec::new();
-    for (svc, cancelled) in [("events-notifications", 0.5), ("events-analytics", 1.0)] {
-        processed.push(m(svc, "events-consumer", "orders.created", 5.0, 0.01));
-        processed.push(m(svc, "events-consumer", "orders.updated", 2.0, 0.01));
-        processed.push(m(
-            svc,
-            "events-consumer",
-            "orders.cancelled",
-            cancelled,
-            0.01,
-        ));
+    for svc in ["events-notifications", "events-analytics"] {
+        for topic in ["orders.created", "orders.updated", "orders.cancelled"] {
+            processed.push(m(svc, "events-consumer", topic, 4.0, 0.1));
+        }
     }
     vec![
         Family {
@@ -982,12 +984,22 @@ pub fn expectations() -> Vec<Expect> {
             0.0,
         ),
         e("mop-overview", "HTTP 5xx ratio", &[], 0.5 / 34.0),
-        e("mop-overview", "gRPC error ratio", &[], 0.05),
+        // UNAUTHENTICATED is the caller's failure, not a server error (OBI's GrpcSpanStatusCode).
+        e("mop-overview", "gRPC error ratio", &[], 0.0),
+        Expect {
+            ref_id: "B",
+            ..e(
+                "mop-overview",
+                "Error ratio by service (HTTP 5xx + gRPC server errors)",
+                &[("service_name", "auth")],
+                0.0,
+            )
+        },
         e(
             "mop-grpc",
             "Error ratio by rpc_method",
             &[("rpc_method", "/mop.auth.v1.AuthService/Login")],
-            1.0 / 6.0,
+            0.0,
         ),
         e(
             "mop-grpc",
@@ -998,27 +1010,39 @@ pub fn expectations() -> Vec<Expect> {
         e("mop-grpc", "Calls OBI could not name", &[], 0.0),
         e(
             "mop-http",
-            "Error ratio by http_route",
-            &[("http_route", "/error")],
+            "Error ratio by service and route",
+            &[("service_name", "catalog"), ("http_route", "/error")],
             1.0,
         ),
         e(
             "mop-http",
-            "Error ratio by http_route",
-            &[("http_route", "/products/{id}")],
+            "Error ratio by service and route",
+            &[
+                ("service_name", "catalog"),
+                ("http_route", "/products/{id}"),
+            ],
+            0.0,
+        ),
+        e(
+            "mop-http",
+            "Error ratio by service and route",
+            &[
+                ("service_name", "gateway"),
+                ("http_route", "/products/{id}"),
+            ],
             0.0,
         ),
         e("mop-kafka", "DLQ rate", &[], 0.1),
         e("mop-overview", "DLQ rate", &[], 0.1),
         e(
             "mop-kafka",
-            "Messages OBI could not attribute to a topic",
+            "Fetch requests OBI could not attribute to a topic",
             &[],
             0.0,
         ),
         e(
             "mop-kafka",
-            "Lag growth: broker vs OBI",
+            "Lag growth per topic and group (backend's view)",
             &[
                 ("consumergroup", "notifications"),
                 ("topic", "orders.cancelled"),
@@ -1027,7 +1051,7 @@ pub fn expectations() -> Vec<Expect> {
         ),
         e(
             "mop-kafka",
-            "Lag growth: broker vs OBI",
+            "Lag growth per topic and group (backend's view)",
             &[
                 ("consumergroup", "analytics"),
                 ("topic", "orders.cancelled"),
@@ -1038,20 +1062,16 @@ pub fn expectations() -> Vec<Expect> {
         e("mop-overview", "gRPC calls/s", &[], 20.0),
         e("mop-overview", "SQL queries/s", &[], 27.0),
         e("mop-overview", "Redis commands/s", &[], 11.2),
-        e("mop-overview", "Kafka produced/s", &[], 15.6),
+        e("mop-overview", "Kafka produce requests/s", &[], 15.6),
     ];
+    // Per consumer and topic: the Fetch request rate, the same on every topic the consumer reads.
     for topic in ["orders.created", "orders.updated", "orders.cancelled"] {
         for svc in [notif, analytics] {
-            let v = if topic == "orders.cancelled" && svc == notif {
-                0.5
-            } else {
-                0.0
-            };
             out.push(e(
                 "mop-kafka",
-                "Produced − processed per topic and consumer (OBI)",
+                "Rate of fetch requests by topic and consumer",
                 &[("messaging_destination_name", topic), ("service_name", svc)],
-                v,
+                4.0,
             ));
         }
     }

@@ -6,12 +6,14 @@
 //! parses and uses only OBI v0.14.0's names, the exporters' or Prometheus' own), [`layout`] (no
 //! overlapping panels, datasources resolve to provisioned uids, every panel teaches), [`fixture`] (a
 //! small model of OBI's and the exporters' output for this lab, with the values derived panels must
-//! show) and [`toolchain`] (the TypeScript side: the Foundation SDK generator, `tsc` against
+//! show), [`coverage`] (the share of PromQL targets that return data from a Prometheus holding
+//! fixture or recorded data, with an allowlist of the ones that cannot) and [`toolchain`] (the TypeScript side: the Foundation SDK generator, `tsc` against
 //! `@grafana/schema`, Grafana's Lezer grammars for TraceQL and LogQL).
 //!
 //! The tests live in `tests/it/dashboards*.rs`; the real Prometheus they query is
 //! `testkit::prometheus`.
 
+pub mod coverage;
 pub mod fixture;
 pub mod layout;
 pub mod model;

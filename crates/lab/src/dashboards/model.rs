@@ -38,6 +38,8 @@ pub struct Query {
     pub lang: Lang,
     pub datasource_uid: String,
     pub expr: String,
+    /// The target's refId (A, B, …); empty for variables and annotations.
+    pub ref_id: String,
 }
 
 impl Dashboard {
@@ -89,7 +91,7 @@ impl Dashboard {
     pub fn queries(&self) -> Vec<Query> {
         let mut out = Vec::new();
         let uid = self.uid().to_owned();
-        let mut push = |owner: String, lang: Lang, ds: &Value, expr: String| {
+        let mut push = |owner: String, lang: Lang, ds: &Value, expr: String, ref_id: &str| {
             out.push(Query {
                 dashboard: self.name.clone(),
                 uid: uid.clone(),
@@ -97,6 +99,7 @@ impl Dashboard {
                 lang,
                 datasource_uid: ds["uid"].as_str().unwrap_or_default().to_owned(),
                 expr,
+                ref_id: ref_id.to_owned(),
             })
         };
         for p in self.panels() {
@@ -122,7 +125,13 @@ impl Dashboard {
                     .or(t["query"].as_str())
                     .unwrap_or_default()
                     .to_owned();
-                push(title.clone(), lang, ds, expr);
+                push(
+                    title.clone(),
+                    lang,
+                    ds,
+                    expr,
+                    t["refId"].as_str().unwrap_or_default(),
+                );
             }
         }
         for v in self.variables() {
@@ -140,6 +149,7 @@ impl Dashboard {
                 Lang::LabelValues,
                 &v["datasource"],
                 expr,
+                "",
             );
         }
         for a in self.json["annotations"]["list"]
@@ -162,6 +172,7 @@ impl Dashboard {
                 lang,
                 &a["datasource"],
                 expr,
+                "",
             );
         }
         out

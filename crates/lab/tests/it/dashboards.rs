@@ -7,6 +7,7 @@
 
 use std::collections::BTreeSet;
 
+use lab::dashboards::coverage::{self, Allowlist, Outcome};
 use lab::dashboards::fixture::{Fixture, STEP, expectations};
 use lab::dashboards::layout::{datasources, overlaps, provisioned_datasources, teaching};
 use lab::dashboards::model::{Dashboard, Lang, split_label_values};
@@ -222,20 +223,23 @@ fn every_query_returns_data_from_a_real_prometheus_and_derived_panels_show_what_
     let prom = Prometheus::start_with_openmetrics(&fixture.openmetrics()).unwrap();
     let at = end as f64;
     let mut problems = Vec::new();
-    let mut ran = 0;
-    for (dashboard, owner, expr) in substituted(Lang::PromQL) {
-        ran += 1;
-        match prom.query(&expr, at) {
-            Err(e) => problems.push(format!("{dashboard} / {owner}: {e}")),
-            Ok(r) if r.is_empty() => {
-                problems.push(format!("{dashboard} / {owner}: no data\n  {expr}"))
-            }
-            Ok(r) if r.iter().any(|s| !s.value.is_finite()) => {
-                problems.push(format!("{dashboard} / {owner}: NaN/Inf in {r:?}\n  {expr}"))
-            }
-            Ok(_) => {}
-        }
-    }
+    // Every PromQL target through the same coverage machinery a recording goes through; the fixture
+    // models every series, so its allowlist is empty and every target must return finite data.
+    let targets = coverage::targets(&dashboards(), &Catalog::load().unwrap()).unwrap();
+    let ran = targets.len();
+    let report = coverage::evaluate(targets, &[at], |expr, t| {
+        Ok(prom.query(expr, t)?.iter().map(|s| s.value).collect())
+    });
+    let allow = Allowlist::none("the fixture (lab::dashboards::fixture)");
+    problems.extend(report.problems(&allow));
+    problems.extend(
+        report
+            .rows
+            .iter()
+            .filter(|(_, o)| *o == Outcome::DataWithNaN)
+            .map(|(t, _)| format!("{}: NaN/Inf beside data\n  {}", t.key(), t.expr)),
+    );
+    eprint!("{}", report.summary(&allow));
     for (dashboard, owner, expr) in substituted(Lang::LabelValues) {
         let (selector, label) = split_label_values(&expr).unwrap();
         match prom.label_values(label, selector, fixture.start as f64, at) {
