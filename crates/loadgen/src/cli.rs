@@ -193,7 +193,7 @@ impl Command {
             Command::Redis { target, run } => ad_hoc("redis", target.step(&run.opts.targets), run),
             Command::Kafka { target, run } => ad_hoc("kafka", target.step(&run.opts.targets), run),
         };
-        let schedule = reshape(schedule, opts.duration, opts.rate);
+        let schedule = schedule.reshaped(opts.duration, opts.rate);
         schedule.validate().map_err(anyhow::Error::msg)?;
         let mode = match opts.concurrency {
             Some(concurrency) => Mode::Closed { concurrency },
@@ -256,44 +256,4 @@ fn ad_hoc(protocol: &str, (name, request): (String, Request), run: AdHoc) -> Par
         Vec::new(),
         opts,
     )
-}
-
-/// Stretches the schedule to `duration` and scales it so its peak rate is `peak`.
-fn reshape(mut s: Schedule, duration: Option<Duration>, peak: Option<f64>) -> Schedule {
-    if let Some(d) = duration {
-        let total = s.duration().as_secs_f64();
-        if total > 0.0 {
-            let factor = d.as_secs_f64() / total;
-            s.stages
-                .iter_mut()
-                .for_each(|st| st.duration = st.duration.mul_f64(factor));
-        }
-    }
-    if let Some(peak) = peak {
-        let max = s
-            .stages
-            .iter()
-            .map(|st| st.target)
-            .fold(s.start_rate, f64::max);
-        if max > 0.0 {
-            s = s.scaled(peak / max);
-        }
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reshape_keeps_the_shape() {
-        let s = Pattern::Spike.schedule(100.0, Duration::from_secs(10));
-        let r = reshape(s, Some(Duration::from_secs(20)), Some(500.0));
-        assert_eq!(r.duration(), Duration::from_secs(20));
-        assert!((r.rate_at(Duration::from_secs(10)) - 500.0).abs() < 1e-9);
-        assert!((r.rate_at(Duration::from_secs(1)) - 50.0).abs() < 1e-9);
-        // 40 % at 50/s + 20 % at 500/s + 40 % at 50/s over 20 s.
-        assert!((r.expected_arrivals() - (400.0 + 2000.0 + 400.0)).abs() < 1e-6);
-    }
 }

@@ -109,6 +109,29 @@ impl Schedule {
         self.stages.iter().map(|s| s.duration).sum()
     }
 
+    /// Stretches the schedule to `duration` and scales it so its peak rate is `peak` (`--duration` and
+    /// `--rate` of `loadgen run`; the lab's scenario phases too). `None` keeps that dimension.
+    pub fn reshaped(mut self, duration: Option<Duration>, peak: Option<f64>) -> Self {
+        let total = self.duration().as_secs_f64();
+        if let Some(d) = duration
+            && total > 0.0
+        {
+            let factor = d.as_secs_f64() / total;
+            for stage in &mut self.stages {
+                stage.duration = stage.duration.mul_f64(factor);
+            }
+        }
+        let max = self
+            .stages
+            .iter()
+            .map(|st| st.target)
+            .fold(self.start_rate, f64::max);
+        match peak {
+            Some(peak) if max > 0.0 => self.scaled(peak / max),
+            _ => self,
+        }
+    }
+
     /// Multiplies every rate by `factor` (`--rate` scales a profile).
     pub fn scaled(&self, factor: f64) -> Self {
         Schedule {
@@ -262,6 +285,28 @@ mod tests {
             target,
             duration: secs(s),
         }
+    }
+
+    #[test]
+    fn reshaped_keeps_the_shape_at_the_new_length_and_peak() {
+        // 10/s → ramp to 100/s over 2 s → back to 10/s, 10 s in all; doubled in length, peak 500/s.
+        let s = Schedule {
+            start_rate: 10.0,
+            stages: vec![stage(10.0, 4.0), stage(100.0, 2.0), stage(10.0, 4.0)],
+        };
+        let r = s.reshaped(Some(secs(20.0)), Some(500.0));
+        assert_eq!(r.duration(), secs(20.0));
+        assert!((r.rate_at(secs(1.0)) - 50.0).abs() < 1e-9);
+        assert!((r.rate_at(secs(12.0)) - 500.0).abs() < 1e-9);
+        assert!((r.rate_at(secs(16.0)) - 275.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn reshaped_with_neither_keeps_the_schedule() {
+        let s = Schedule::constant(10.0, secs(2.0));
+        let r = s.clone().reshaped(None, None);
+        assert_eq!(r.duration(), s.duration());
+        assert!((r.rate_at(secs(1.0)) - 10.0).abs() < 1e-9);
     }
 
     #[test]

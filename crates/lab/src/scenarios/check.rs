@@ -13,7 +13,7 @@ use super::model::{Action, Assertion, Protocol, Scenario};
 use crate::dashboards::model::Dashboard;
 use crate::dashboards::names::Catalog;
 
-/// The lab's workloads in namespace `mop` (CONTRACT.md; kustomize/base and components/backends) with
+/// The lab's workloads in namespace `mop` (kustomize/base and components/backends) with
 /// the source folders whose `env = "…"` flags the binary documents (empty: not ours, no flags).
 pub const WORKLOADS: &[(&str, &[&str])] = &[
     (
@@ -46,7 +46,7 @@ pub const WORKLOADS: &[(&str, &[&str])] = &[
     ("statefulset/kafka", &[]),
 ];
 
-/// Ports of the backends a [`Action::Cut`] may cut (CONTRACT.md).
+/// Ports of the backends a [`Action::Cut`] may cut.
 const BACKEND_PORTS: &[(&str, u16)] = &[
     ("statefulset/postgres", 5432),
     ("deployment/redis", 6379),
@@ -76,7 +76,7 @@ pub fn catalog(scenarios: &[Scenario]) -> Result<Vec<String>> {
     }
     if scenarios.len() < 12 {
         problems.push(format!(
-            "only {} scenarios (issue 16: at least 12)",
+            "only {} scenarios (the catalog promises at least 12)",
             scenarios.len()
         ));
     }

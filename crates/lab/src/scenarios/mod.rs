@@ -1,4 +1,4 @@
-//! The troubleshooting scenarios (`lab scenario ID`, issue 16): a catalog of faults as data —
+//! The troubleshooting scenarios (`lab scenario ID`): a catalog of faults as data —
 //! crates/lab/scenarios/*.yaml, embedded in the binary like loadgen's profiles — each with its
 //! trigger, the signal OBI must show, the dashboard panel that shows it, its revert and its recovery.
 //!

@@ -62,9 +62,12 @@ impl KubeOp {
     }
 
     pub fn cmd(&self) -> Cmd {
-        let cmd = Cmd::new("kubectl")
-            .args(["--context", CONTEXT])
-            .args(&self.args);
+        self.cmd_in(Cmd::new("kubectl").args(["--context", CONTEXT]))
+    }
+
+    /// The operation on a given kubectl (the API-server test's: its own kubeconfig).
+    pub fn cmd_in(&self, kubectl: Cmd) -> Cmd {
+        let cmd = kubectl.args(&self.args);
         match &self.stdin {
             Some(yaml) => cmd.stdin(yaml.clone()),
             None => cmd,

@@ -4,8 +4,8 @@
 //! is stopped last, so the recovery is measured under the same traffic as the signal.
 //!
 //! The operations come as data from [`super::ops`] and are carried out by an [`Exec`] —
-//! [`Kubectl`] on a real lab. No API server can run on the build machines, so the tests check the
-//! operations as data and run this module's poll/assert/report logic against a real Prometheus
+//! [`Kubectl`] on a real lab. The tests apply and revert every scenario's operations on a real API
+//! server (tests/it/kube_api.rs: no kubelet, so nothing rolls out), check them as data and run this module's poll/assert/report logic against a real Prometheus
 //! with a recorder as `Exec`; the run against a kind cluster is not verified there.
 
 use std::time::{Duration, Instant};

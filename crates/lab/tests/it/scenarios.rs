@@ -1,4 +1,4 @@
-//! Every scenario's assertion proven in both directions against a real Prometheus (issue 16, item 5):
+//! Every scenario's assertion proven in both directions against a real Prometheus:
 //! loaded with a model of OBI's output (lab::dashboards::fixture, the dashboards' own model — not
 //! OBI) that runs healthy for 5 minutes, then with the scenario's `model` changes for 5 minutes (the
 //! fault), then healthy again. The expected signal must hold during the fault and not before or

@@ -1,4 +1,4 @@
-//! Every scenario's trigger proven against the local lab (issue 16, item 5): one lab on free ports
+//! Every scenario's trigger proven against the local lab: one lab on free ports
 //! with a relay on every edge the catalog cuts, each scenario's healthy, fault and recovery phases
 //! run by lab::scenarios::local, each check measured from outside (loadgen's report, the services'
 //! JSON statistics, Redis INFO, PostgreSQL's statistics views, the broker's consumer-group offsets).

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use loadgen::driver::Drivers;
 use loadgen::report::Report;
 use loadgen::runner::{self, Mode, Plan};
-use loadgen::schedule::{Arrivals, Schedule, Segment};
+use loadgen::schedule::{Arrivals, Segment};
 use tokio_util::sync::CancellationToken;
 
 use crate::local::plan::Plan as LabPlan;
@@ -52,7 +52,10 @@ pub async fn run(
         }
     };
     let steps = scenario.steps()?;
-    let schedule = reshape(scenario.schedule.clone(), seconds, rate);
+    let schedule = scenario
+        .schedule
+        .clone()
+        .reshaped(Some(Duration::from_secs_f64(seconds)), rate);
     if let Err(e) = schedule.validate() {
         bail!("scenario {}: {e}", scenario.name);
     }
@@ -83,49 +86,4 @@ pub async fn run(
         &result,
         &[],
     ))
-}
-
-/// Stretches the schedule to `seconds` and scales it so its peak is `rate` (loadgen's `--duration`
-/// and `--rate`).
-pub fn reshape(mut s: Schedule, seconds: f64, rate: Option<f64>) -> Schedule {
-    let total = s.duration().as_secs_f64();
-    if total > 0.0 {
-        let factor = seconds / total;
-        for st in &mut s.stages {
-            st.duration = st.duration.mul_f64(factor);
-        }
-    }
-    if let Some(peak) = rate {
-        let max = s
-            .stages
-            .iter()
-            .map(|st| st.target)
-            .fold(s.start_rate, f64::max);
-        if max > 0.0 {
-            s = s.scaled(peak / max);
-        }
-    }
-    s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_schedule_keeps_its_shape_at_the_phase_length_and_peak() {
-        let spike: loadgen::scenario::Scenario = loadgen::scenario::Scenario::load(
-            "spike",
-            &loadgen::cli::VARIABLES
-                .iter()
-                .map(|k| ((*k).to_owned(), "http://127.0.0.1:1".to_owned()))
-                .collect(),
-        )
-        .unwrap();
-        let s = reshape(spike.schedule, 7.5, Some(100.0));
-        assert!((s.duration().as_secs_f64() - 7.5).abs() < 1e-6);
-        // 20 → 200 → 20 becomes 10 → 100 → 10.
-        assert!((s.rate_at(Duration::from_millis(100)) - 10.0).abs() < 1e-9);
-        assert!((s.rate_at(Duration::from_millis(3500)) - 100.0).abs() < 1e-9);
-    }
 }

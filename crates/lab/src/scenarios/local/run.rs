@@ -61,6 +61,9 @@ fn fault_load(s: &Scenario) -> anyhow::Result<Load> {
     }
 }
 
+/// How many times the healthy phase is measured when a check already holds in it.
+const HEALTHY_TRIES: usize = 3;
+
 /// Per check: (healthy, fault, recovery) values with the readings' errors, if any.
 type Values = Vec<[Reading; 3]>;
 
@@ -92,10 +95,32 @@ async fn phases(lab: &mut Lab, s: &Scenario, local: &Local) -> anyhow::Result<Va
         }
     };
 
-    warm(lab).await?;
-    let h = phase(lab, &healthy, secs, local.rate, &local.checks)
-        .await
-        .context("healthy phase")?;
+    // A busy host (CI running beside other builds) can lift a latency baseline over its line for a
+    // while: a check that already holds before the trigger proves nothing, so the healthy phase is
+    // measured again — at most HEALTHY_TRIES times in all, saying why — before the fault goes in. A
+    // baseline that stays over its line still fails the scenario, as it must.
+    let mut h = Vec::new();
+    for attempt in 1..=HEALTHY_TRIES {
+        warm(lab).await?;
+        h = phase(lab, &healthy, secs, local.rate, &local.checks)
+            .await
+            .context("healthy phase")?;
+        let early: Vec<String> = local
+            .checks
+            .iter()
+            .zip(&h)
+            .filter(|(c, r)| c.holds(r.value))
+            .map(|(c, r)| format!("{} = {:.3}", c.name, r.value))
+            .collect();
+        if early.is_empty() || attempt == HEALTHY_TRIES {
+            break;
+        }
+        eprintln!(
+            "  {}: healthy phase {attempt}/{HEALTHY_TRIES} already shows the fault's signal ({}): measuring it again",
+            s.id,
+            early.join(", ")
+        );
+    }
     let f = match apply_all(lab, &s.trigger.actions).await {
         Ok(()) => phase(lab, &fault, secs, local.rate, &local.checks)
             .await

@@ -1,10 +1,10 @@
-//! `lab scenario ID --assert` without a cluster (issue 16 item 2): the runner's polls, assertions,
+//! `lab scenario ID --assert` without a cluster: the runner's polls, assertions,
 //! reverts and reports against a real Prometheus (testkit) loaded with lab::dashboards::fixture —
 //! a model of OBI's output built from OBI's source, not OBI — and the kubectl operations it issues,
 //! checked as data: every object with kubernetes-validate, every cut with the NetworkPolicy
 //! evaluator, every Job's arguments with loadgen's own parser. Operations are recorded by `Recorder`
-//! (it runs nothing and answers nothing but "done"); no kind cluster or API server runs here, so the
-//! run against a real kind lab is not verified by these tests.
+//! (it runs nothing and answers nothing but "done"); the operations against a real API server are
+//! kube_api.rs' test, and the run against a real kind lab is not verified by these tests.
 //!
 //! This file: the runs against Prometheus; [`operations`]: the operations as data.
 

@@ -97,11 +97,11 @@ fn every_object_the_runner_applies_passes_strict_schema_validation_and_loadgen_a
     assert_eq!(jobs, lab::scenarios::CATALOG.len());
     let file = dir.join("applied.yaml");
     std::fs::write(&file, &yaml).unwrap();
-    let out = std::process::Command::new("kubernetes-validate")
+    let out = std::process::Command::new(testkit::process::tool("kubernetes-validate"))
         .args(["-k", "1.36.0", "--strict"])
         .arg(&file)
         .output()
-        .expect("`kubernetes-validate` not found: pip install kubernetes-validate (see .ci/run)");
+        .expect("`kubernetes-validate` not found: run scripts/install-deps.sh (into its virtual environment)");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -114,7 +114,7 @@ fn every_object_the_runner_applies_passes_strict_schema_validation_and_loadgen_a
     );
     // The check can fail: a misspelt field in a cut copy is caught.
     std::fs::write(&file, yaml.replacen("podSelector", "podSelektor", 1)).unwrap();
-    let out = std::process::Command::new("kubernetes-validate")
+    let out = std::process::Command::new(testkit::process::tool("kubernetes-validate"))
         .args(["-k", "1.36.0", "--strict"])
         .arg(&file)
         .output()
@@ -237,7 +237,7 @@ fn kubectl_accepts_every_command_line_and_object_up_to_the_missing_api_server() 
     .unwrap();
     let kubectl = |args: &[String], stdin: Option<&String>| -> String {
         use std::io::Write;
-        let mut child = std::process::Command::new("kubectl")
+        let mut child = std::process::Command::new(testkit::process::tool("kubectl"))
             .env("KUBECONFIG", &config)
             .args(["--context", "kind-mop"])
             .args(args)
@@ -245,7 +245,7 @@ fn kubectl_accepts_every_command_line_and_object_up_to_the_missing_api_server() 
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
-            .expect("`kubectl` not found: install kubectl ≥ 1.32 (or `nix develop`)");
+            .expect("`kubectl` not found: install kubectl ≥ 1.32 (scripts/install-deps.sh, or `nix develop`)");
         let mut pipe = child.stdin.take().unwrap();
         pipe.write_all(stdin.map_or(&b""[..], |s| s.as_bytes()))
             .unwrap();
