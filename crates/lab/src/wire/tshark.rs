@@ -52,7 +52,7 @@ pub fn targets(ports: &Ports) -> Vec<Target> {
             let proto = match name {
                 "PostgreSQL" => Proto::Pgsql,
                 "Redis" => Proto::Resp,
-                "Kafka broker (tansu)" => Proto::Kafka,
+                "Kafka broker" => Proto::Kafka,
                 "auth" => Proto::Http2,
                 _ => Proto::Http,
             };
