@@ -35,7 +35,9 @@ pub struct ProductBody {
 
 /// The body of `POST /products` and `PUT /products/{id}`. Every rule is checked and *all* violations
 /// are reported in one 422. (Documentation type: the handler validates a raw JSON value so it can
-/// report every bad field at once.)
+/// report every bad field at once.) The gateway documents the same body with a deliberate twin,
+/// `ProductInput` in crates/gateway/src/http/writes.rs (services never depend on each other): change
+/// both together.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]

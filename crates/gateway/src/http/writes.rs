@@ -18,7 +18,9 @@ use crate::error::Error;
 use crate::upstream::WriteAnswer;
 
 /// catalog's product input, which the gateway forwards unchanged (documentation type: catalog
-/// validates it; the gateway documents it so its own document is complete).
+/// validates it; the gateway documents it so its own document is complete). A deliberate twin of
+/// `ProductInput` in crates/catalog/src/http/products.rs — services never depend on each other — so a
+/// rule changed there is changed here too.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]

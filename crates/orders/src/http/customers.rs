@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::orders::OrderDto;
-use super::{AppState, PageQuery, Paged, check};
+use super::{AppState, Paged, bounded, check, paging};
 use crate::error::{Error, Result};
 use crate::money::format_cents;
 use crate::store::customers::{self as store, Customer, CustomerSummary};
@@ -203,11 +203,7 @@ pub async fn orders(
     Query(q): Query<CustomerOrdersQuery>,
 ) -> Result<Json<Paged<OrderDto>>> {
     let mut errors = Vec::new();
-    let page = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate(&mut errors);
+    let page = paging(q.page, q.per_page, &mut errors);
     check(errors)?;
     let pool = &state.db.pool;
     if !store::exists(pool, id).await? {
@@ -259,14 +255,6 @@ pub struct SearchQuery {
     pub limit: Option<u32>,
 }
 
-fn limit(raw: Option<u32>, errors: &mut Vec<FieldError>) -> i64 {
-    let limit = raw.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        errors.push(FieldError::new("limit", "must be between 1 and 100"));
-    }
-    i64::from(limit)
-}
-
 /// Slow on purpose: substring search over emails, ranked by money spent. No index can serve it.
 #[utoipa::path(get, path = "/customers/search", tag = "customers", params(SearchQuery),
     responses(
@@ -278,7 +266,7 @@ pub async fn search(
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<Vec<CustomerSummaryDto>>> {
     let mut errors = Vec::new();
-    let limit = limit(q.limit, &mut errors);
+    let limit = i64::from(bounded("limit", q.limit, 20, 1..=100, &mut errors));
     if !(1..=100).contains(&q.email_contains.chars().count()) {
         errors.push(FieldError::new(
             "email_contains",
@@ -314,7 +302,7 @@ pub async fn lookup(
     Query(q): Query<LookupQuery>,
 ) -> Result<Json<Vec<CustomerSummaryDto>>> {
     let mut errors = Vec::new();
-    let limit = limit(q.limit, &mut errors);
+    let limit = i64::from(bounded("limit", q.limit, 20, 1..=100, &mut errors));
     let email = q
         .email
         .as_deref()

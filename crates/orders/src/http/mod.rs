@@ -8,6 +8,8 @@ mod customers;
 mod orders;
 mod reports;
 
+use std::ops::RangeInclusive;
+
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
@@ -15,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use common::http::FieldError;
 use common::http::health::Health;
 use common::http::layers::HttpArgs;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -83,29 +85,32 @@ async fn require_schema(State(db): State<Db>, req: Request, next: Next) -> Respo
     }
 }
 
-/// `?page=&per_page=` of every paginated endpoint.
-#[derive(Debug, Clone, Copy, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// 1-based page number (default 1, at most 10000).
-    #[param(minimum = 1, maximum = 10000)]
-    pub page: Option<u32>,
-    /// Results per page (default 20, 1 to 100).
-    #[param(minimum = 1, maximum = 100)]
-    pub per_page: Option<u32>,
+/// A whole-number parameter within `range`, `default` when absent; a value outside adds a field error.
+/// Every paging and limit parameter of the API is one of these.
+pub fn bounded(
+    name: &str,
+    value: Option<u32>,
+    default: u32,
+    range: RangeInclusive<u32>,
+    errors: &mut Vec<FieldError>,
+) -> u32 {
+    let value = value.unwrap_or(default);
+    if !range.contains(&value) {
+        let (low, high) = range.into_inner();
+        errors.push(FieldError::new(
+            name,
+            format!("must be between {low} and {high}"),
+        ));
+    }
+    value
 }
 
-impl PageQuery {
-    pub fn validate(self, errors: &mut Vec<FieldError>) -> Page {
-        let page = self.page.unwrap_or(1);
-        let per_page = self.per_page.unwrap_or(20);
-        if !(1..=10_000).contains(&page) {
-            errors.push(FieldError::new("page", "must be between 1 and 10000"));
-        }
-        if !(1..=100).contains(&per_page) {
-            errors.push(FieldError::new("per_page", "must be between 1 and 100"));
-        }
-        Page { page, per_page }
+/// `?page=&per_page=` of every paginated endpoint: page 1 to 10000 (default 1), per_page 1 to 100
+/// (default 20). The query structs document the same bounds for the OpenAPI document.
+pub fn paging(page: Option<u32>, per_page: Option<u32>, errors: &mut Vec<FieldError>) -> Page {
+    Page {
+        page: bounded("page", page, 1, 1..=10_000, errors),
+        per_page: bounded("per_page", per_page, 20, 1..=100, errors),
     }
 }
 

@@ -10,7 +10,7 @@ use http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AppState, PageQuery, Paged, check};
+use super::{AppState, Paged, check, paging};
 use crate::error::{Error, Result};
 use crate::money::{MAX_CENTS, format_cents, parse_cents};
 use crate::status::Status;
@@ -209,9 +209,11 @@ pub struct ListQuery {
     pub from: Option<DateTime<Utc>>,
     /// Created before this instant (RFC 3339).
     pub to: Option<DateTime<Utc>>,
-    /// 1-based page number (default 1).
+    /// 1-based page number (default 1, at most 10000).
+    #[param(minimum = 1, maximum = 10000)]
     pub page: Option<u32>,
     /// Orders per page (default 20, at most 100).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u32>,
 }
 
@@ -227,11 +229,7 @@ pub async fn list(
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Paged<OrderDto>>> {
     let mut errors = Vec::new();
-    let page = PageQuery {
-        page: q.page,
-        per_page: q.per_page,
-    }
-    .validate(&mut errors);
+    let page = paging(q.page, q.per_page, &mut errors);
     if let (Some(from), Some(to)) = (q.from, q.to)
         && from > to
     {

@@ -2,12 +2,12 @@
 
 use axum::extract::State;
 use chrono::NaiveDate;
+use common::http::Problem;
 use common::http::extract::{Json, Query};
-use common::http::{FieldError, Problem};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AppState, check};
+use super::{AppState, bounded, check};
 use crate::error::Result;
 use crate::money::format_cents;
 
@@ -40,10 +40,9 @@ pub async fn top_customers(
     State(state): State<AppState>,
     Query(q): Query<TopQuery>,
 ) -> Result<Json<Vec<TopCustomerDto>>> {
-    let limit = q.limit.unwrap_or(10);
-    if !(1..=100).contains(&limit) {
-        check(vec![FieldError::new("limit", "must be between 1 and 100")])?;
-    }
+    let mut errors = Vec::new();
+    let limit = bounded("limit", q.limit, 10, 1..=100, &mut errors);
+    check(errors)?;
     let rows = crate::store::reports::top_customers(&state.db.pool, i64::from(limit)).await?;
     Ok(Json(
         rows.into_iter()
@@ -86,10 +85,9 @@ pub async fn daily_revenue(
     State(state): State<AppState>,
     Query(q): Query<DailyQuery>,
 ) -> Result<Json<Vec<DailyRevenueDto>>> {
-    let days = q.days.unwrap_or(30);
-    if !(1..=366).contains(&days) {
-        check(vec![FieldError::new("days", "must be between 1 and 366")])?;
-    }
+    let mut errors = Vec::new();
+    let days = bounded("days", q.days, 30, 1..=366, &mut errors);
+    check(errors)?;
     let days = i32::try_from(days).unwrap_or(30);
     let rows = crate::store::reports::daily_revenue(&state.db.pool, days).await?;
     Ok(Json(
