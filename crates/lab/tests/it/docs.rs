@@ -1,4 +1,4 @@
-//! The docs cannot rot (issue 17): README.md and docs/*.md checked against the repository — links and
+//! The docs cannot rot: README.md and docs/*.md checked against the repository — links and
 //! anchors, OBI metric and label names against the pinned list the dashboards use, `just` recipes
 //! against `just --summary`, command blocks against the `runs=` convention (lab::docs), the
 //! `runs=here` blocks run, README's index against the docs folder, docs/troubleshooting.md against the
@@ -273,9 +273,9 @@ fn docs_troubleshooting_check_catches_drift_both_ways() {
             page.text.replacen("`> 0.2`", "`> 0.25`", 1),
         ),
         (
-            "its panel **Error ratio by http_route**",
+            "its panel **Error ratio by service and route**",
             page.text.replacen(
-                "→ panel **Error ratio by http_route**",
+                "→ panel **Error ratio by service and route**",
                 "→ panel **Errors**",
                 1,
             ),
