@@ -47,7 +47,7 @@ dashboards:
 
 # Only the docs' checks: links and anchors, OBI names, recipes, runs= blocks, panel titles, config quotes.
 test-docs:
-    cargo test -p lab --locked --test it docs::
+    cargo test -p xtask --locked --test it docs::
 
 # Build the real etcd + kube-apiserver (the kind node's version) the API-server test starts, into the cache.
 kube-build:
@@ -55,7 +55,7 @@ kube-build:
 
 # Only the dashboards' checks: generator output, Grafana's schema, PromQL names, a real Prometheus on a fixture.
 test-dashboards:
-    cargo test -p lab --locked --test it dashboards
+    cargo test -p xtask --locked --test it dashboards
 
 # Lints that CI enforces: formatting, clippy with warnings as errors, and the architecture invariants.
 lint:
@@ -83,14 +83,13 @@ grpc-generic:
 # Run the whole lab on this machine (PostgreSQL, Redis, Kafka broker, all services) until Ctrl-C.
 dev *ARGS:
     cargo build --workspace --bins --locked
-    cargo run -q -p lab --locked -- up {{ARGS}}
+    cargo run -q -p lab --locked -- dev {{ARGS}}
 
 # Phases and probes: crates/lab/scenarios/README.md (`local:`); one or more ids, or none for all of them.
 # Prove every scenario's trigger on a local lab of its own (healthy, fault, recovery; effects measured from outside).
 scenario-local *IDS:
     cargo build --workspace --bins --locked
-    if [ -z "{{IDS}}" ]; then cargo run -q -p lab --locked -- scenario --all --local; \
-    else for id in {{IDS}}; do cargo run -q -p lab --locked -- scenario "$id" --local; done; fi
+    cargo xtask scenario-local {{IDS}}
 
 # Build OBI (the pinned version, from its Go module: bpf2go + clang, then go build) once, cached in
 # ${MOP_CACHE:-~/.cache/mop}/obi/<version>/obi; prints the path. `just dev --obi` runs it (as root).
@@ -99,7 +98,7 @@ obi-build *ARGS:
 
 # Stop a lab started by `just dev` in another terminal.
 dev-down:
-    cargo run -q -p lab --locked -- down
+    cargo run -q -p lab --locked -- dev-down
 
 # Run a load profile (constant, spike, ramp, mixed) or a scenario file: against the local lab when
 # `just dev` runs (its lab.env exists), else in the kind lab as a Job (exits with loadgen's code).
@@ -107,32 +106,32 @@ load PROFILE *ARGS:
     state="${LAB_STATE_DIR:-${TMPDIR:-/tmp}/mop-lab}"; \
     if [ -f "$state/lab.env" ]; then source "$state/lab.env"; \
       cargo run --release -q -p loadgen --locked -- run {{PROFILE}} {{ARGS}}; \
-    else cargo run -q -p lab --locked -- kind load {{PROFILE}} {{ARGS}}; fi
+    else cargo run -q -p lab --locked -- load {{PROFILE}} {{ARGS}}; fi
 
 # The kind lab: doctor, cluster, Nix-built images, observability, OBI Ready, then the apps; converges
 # when it runs already (`just up --dry-run` prints the plan and the overlay's phases).
 up *ARGS:
-    cargo run -q -p lab --locked -- kind up {{ARGS}}
+    cargo run -q -p lab --locked -- up {{ARGS}}
 
 # Delete the kind lab's cluster.
 down *ARGS:
-    cargo run -q -p lab --locked -- kind down {{ARGS}}
+    cargo run -q -p lab --locked -- down {{ARGS}}
 
 # What runs in the kind lab, and why anything is not ready.
 status:
-    cargo run -q -p lab --locked -- kind status
+    cargo run -q -p lab --locked -- status
 
 # Logs of one kind-lab workload (catalog, obi, grafana, …); `-f` follows.
 logs NAME *ARGS:
-    cargo run -q -p lab --locked -- kind logs {{NAME}} {{ARGS}}
+    cargo run -q -p lab --locked -- logs {{NAME}} {{ARGS}}
 
 # Check the host for the kind lab (Docker/podman, kernel, BTF, kprobes, cgroup v2, inotify, ports, Nix).
 doctor:
-    cargo run -q -p lab --locked -- kind doctor
+    cargo run -q -p lab --locked -- doctor
 
 # Pull and save every third-party image the kind overlay runs, so a later `just up` works offline.
 prefetch *ARGS:
-    cargo run -q -p lab --locked -- kind prefetch {{ARGS}}
+    cargo run -q -p lab --locked -- prefetch {{ARGS}}
 
 # What can be checked of the Nix/kind half without Nix, Docker or a cluster: a real Nix (the host's if
 # >= 2.31, else Debian sid's in a cached chroot: root) evaluates every flake output against stub
@@ -141,8 +140,8 @@ check-nix:
     nix/check/run.sh
     actionlint
     zizmor --offline --persona=auditor .github/workflows
-    just --dry-run up 2>&1 | grep -q 'lab --locked -- kind up'
-    cargo run -q -p lab --locked -- kind up --dry-run
+    just --dry-run up 2>&1 | grep -q 'lab --locked -- up'
+    cargo run -q -p lab --locked -- up --dry-run
 
 # Benchmark loadgen: 5 000 req/s accuracy, closed-model throughput vs oha, coordinated omission vs oha.
 bench-loadgen SECONDS="30":
@@ -159,13 +158,13 @@ deny:
 # Soak the local lab: `mixed` for MINUTES (default 10) at half the sustainable rate (`--probe-rates 100,200,…` finds it); RSS and fds sampled.
 soak MINUTES="10" *ARGS:
     cargo build --release --workspace --bins --locked
-    target/release/lab soak --minutes {{MINUTES}} {{ARGS}}
+    target/release/xtask soak --minutes {{MINUTES}} {{ARGS}}
 
 # Wire visibility: capture a fresh local lab under `mixed` with tshark (root or CAP_NET_RAW on `lo`) and print what
 # Wireshark's dissectors find per protocol — TLS, routes, gRPC :path, SQL statements, RESP commands, Kafka versions.
 wire *ARGS:
     cargo build --workspace --bins --locked
-    target/debug/lab wire {{ARGS}}
+    target/debug/xtask wire {{ARGS}}
 
 # Line coverage of each service crate and loadgen by its own tests (table; HTML + LCOV in target/coverage).
 coverage:
@@ -175,7 +174,7 @@ coverage:
 # OBI config, footprint, and every app container run against the real binaries (needs root; ~1 min).
 test-manifests:
     cargo build --workspace --bins --locked
-    cargo test -p lab --test it --locked manifests
+    cargo test -p xtask --test it --locked manifests
 
 # Prove OBI's telemetry arrived in the kind lab: protocol × signal grid, then completeness of a measured run (docs/verify.md).
 verify *ARGS:
@@ -185,7 +184,7 @@ verify *ARGS:
 
 # What OBI costs on the kind lab: one fixed-rate run without and one with OBI, CPU and latency compared (docs/benchmarks.md).
 bench-obi *ARGS:
-    cargo run -q -p lab --locked -- bench-obi {{ARGS}}
+    cargo xtask bench-obi {{ARGS}}
 
 # Troubleshooting scenarios (crates/lab/scenarios/*.yaml): `just scenario --list`, `just scenario ID
 # --dry-run` prints the plan; `just scenario ID --assert` (or `--all --assert`) runs it on the kind lab:

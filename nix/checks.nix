@@ -28,8 +28,8 @@ in
 
   # Only the libraries' and binaries' own unit tests: the integration tests (tests/it) start real
   # PostgreSQL, Redis and a Kafka broker, which the build sandbox does not have. `just test` runs them
-  # all. The lab's unit tests read the repository at run time (grafana/ dashboards, kustomize/ objects
-  # and templates, docs/ and README.md, flake.nix as the root marker, the Kafka fetcher), so they get those files too;
+  # all. The lab's and xtask's unit tests read the repository at run time (grafana/ dashboards, kustomize/ objects
+  # and templates, docs/, README.md and CONTRIBUTING.md, flake.nix as the root marker, the Kafka fetcher), so they get those files too;
   # nix/check finds the paths crates name in their source and fails if this source lacks one.
   unit-tests = craneLib.cargoNextest (
     withDeps
@@ -42,6 +42,7 @@ in
           (root + "/kustomize")
           (root + "/docs")
           (root + "/README.md")
+          (root + "/CONTRIBUTING.md")
           (root + "/flake.nix")
           # testkit names the Kafka fetcher and its pom (its unit tests check the messages around them)
           (root + "/scripts/kafka-fetch.sh")

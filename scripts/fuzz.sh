@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fuzz: start the local lab (`lab up --free-ports`: PostgreSQL, Redis, the Kafka broker, every service)
+# fuzz: start the local lab (`lab dev --free-ports`: PostgreSQL, Redis, the Kafka broker, every service)
 # and let Schemathesis fuzz each REST service from its own /openapi.json — catalog, orders (on
 # PostgreSQL), gateway (on Redis + catalog), events-producer (on the broker). Fails on any 5xx outside
 # /error and /slow, and on any response the document does not describe. Prints the requests sent per
@@ -20,9 +20,9 @@ lab() { LAB_STATE_DIR="$state" target/debug/lab "$@"; }
 # RATE_LIMIT_PER_SECOND=0 keeps the fuzzer's bursts from being answered with 429s only. A small data set
 # is enough: the fuzzer looks for wrong answers, not slow ones.
 REQUEST_TIMEOUT=1s RATE_LIMIT_PER_SECOND=0 LAB_STATE_DIR="$state" \
-  target/debug/lab up --free-ports --seed-customers 200 --seed-orders 1000 >"$state/lab.out" 2>&1 &
+  target/debug/lab dev --free-ports --seed-customers 200 --seed-orders 1000 >"$state/lab.out" 2>&1 &
 lab_pid=$!
-trap 'lab down >/dev/null 2>&1 || true; wait "$lab_pid" 2>/dev/null || true; rm -rf "$state"' EXIT
+trap 'lab dev-down >/dev/null 2>&1 || true; wait "$lab_pid" 2>/dev/null || true; rm -rf "$state"' EXIT
 for _ in $(seq 240); do
   grep -q '^lab: ready' "$state/lab.out" 2>/dev/null && break
   kill -0 "$lab_pid" 2>/dev/null || { echo "lab did not start:" >&2; cat "$state/lab.out" >&2; exit 1; }

@@ -59,10 +59,10 @@ need_apt libcurl4-openssl-dev "/usr/include/$(dpkg-architecture -qDEB_HOST_MULTI
 # Nix >= 2.31 (Debian 12's own nix-bin is 2.8, too old for crane).
 need_apt git git
 need_apt mmdebstrap mmdebstrap
-# The manifest tests (crates/lab/tests/it/manifests*.rs): promtool checks Prometheus' config; unshare and
+# The manifest tests (crates/xtask/tests/it/manifests*.rs): promtool checks Prometheus' config; unshare and
 # setpriv (util-linux) run each container as its UID in a read-only mount namespace.
 need_apt prometheus promtool
-# The wire test (crates/lab/tests/it/wire.rs, `just wire`): tshark captures the lab on `lo` and dissects it.
+# The wire test (crates/xtask/tests/it/wire.rs, `just wire`): tshark captures the lab on `lo` and dissects it.
 need_apt tshark tshark
 need_apt util-linux setpriv
 # The dashboards' tests query a real Prometheus loaded with fixture data (the same package) and run

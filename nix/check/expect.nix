@@ -16,7 +16,7 @@ let
     "x86_64-linux"
     "aarch64-linux"
   ];
-  # CONTRACT.md: one image per pod binary.
+  # One image per binary that runs in a pod.
   podBinaries = [
     "catalog"
     "auth"

@@ -1,45 +1,67 @@
-//! The lab: MOP's own tooling around the services — a module folder per part, so the layout shows
-//! what the crate does.
+//! The lab: what `just` runs for people using MOP — a module folder per part, so the layout shows
+//! what the product does. The maintainers' tools (measurements, repository checks) are the `xtask`
+//! crate, which may use this one; never the reverse.
 //!
+//! - [`cli`] — the `lab` binary's command line, parsed and handed to each part's `exec`.
 //! - [`local`] — the local lab (`just dev`): a small supervisor rather than a pile of background
 //!   shell jobs, so start-up is ordered and waited for, every process's output lands in its own log
 //!   file, and Ctrl-C stops everything in the right order (services drain first, then backends).
 //! - [`kind`] — the kind lab's lifecycle (`just up`, `down`, `status`, `logs`, `load`, `doctor`,
 //!   `prefetch`): each command's plan as data, carried out with kind, kubectl and nix.
 //! - [`obi`] — OBI on this machine: `lab obi build` (the binary from OBI's Go module, cached by
-//!   version) and `lab up --obi` (the local lab watched by OBI, scraped by a local Prometheus).
-//! - [`manifests`] — the kustomize overlays rendered and checked (Pod Security, footprint, network
-//!   edges, OBI's config) without an API server.
-//! - [`dashboards`] — checks of the Grafana dashboards (grafana/) that need no Grafana server.
-//! - [`scenarios`] — the troubleshooting scenarios (`lab scenario`): faults as data, with the
-//!   signal OBI must show and the panel that shows it.
-//! - [`docs`] — checks that keep README.md and docs/ true: links, anchors, OBI names, recipes.
-//! - [`verify`] — `just verify`: the kind lab's protocol × signal grid against the visibility matrix
-//!   (crates/lab/visibility.yaml), and completeness of a measured loadgen run.
-//! - [`bench_obi`] — `just bench-obi`: the services' CPU and latency with and without OBI, on kind.
-//! - [`soak`] — `just soak`: the local lab under `mixed` for minutes, memory and fds sampled.
-//! - [`wire`] — `just wire`: a capture of the lab under `mixed`, read with Wireshark's dissectors.
+//!   version) and `lab dev --obi` (the local lab watched by OBI, scraped by a local Prometheus).
 //! - [`vm`] — `lab vm`: a qemu guest (Debian 13's kernel, virtme-ng, TCG) for hosts whose kernel
 //!   cannot run OBI (no kprobes or BTF).
+//! - [`manifests`] — the kustomize overlays rendered (`kubectl kustomize`) and read: pod templates,
+//!   NetworkPolicy evaluation, OBI's config — what `up`, `scenario` and `verify` act on.
+//! - [`scenarios`] — the troubleshooting scenarios (`lab scenario`): faults as data, with the
+//!   signal OBI must show and the panel that shows it, carried out on the kind lab.
+//! - [`verify`] — `just verify`: the kind lab's protocol × signal grid against the visibility matrix
+//!   (crates/lab/visibility.yaml), and completeness of a measured loadgen run.
 //! - [`prom`] — the Prometheus HTTP API client (instant query → one value or series).
 //! - [`cmd`] — the one way to run an external command and to wait for a condition.
-//! - [`cli`] — the `lab` binary's commands.
 
-pub mod bench_obi;
 pub mod cli;
 pub mod cmd;
-pub mod dashboards;
-pub mod docs;
 pub mod kind;
 pub mod local;
 pub mod manifests;
 pub mod obi;
 pub mod prom;
 pub mod scenarios;
-pub mod soak;
 pub mod verify;
 pub mod vm;
-pub mod wire;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
 
 pub use local::plan::{Plan, Ports};
 pub use local::supervisor::{Lab, LabOptions};
+
+/// The checkout `lab` works on: the nearest folder at or above the current one with a flake.nix.
+/// (Found at run time, not from the build: the binary may have been built elsewhere, by Nix.)
+pub fn project_root() -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir()?;
+    cwd.ancestors()
+        .find(|dir| dir.join("flake.nix").is_file())
+        .map(Path::to_path_buf)
+        .with_context(|| {
+            format!(
+                "no flake.nix at or above {}: run from the MOP checkout",
+                cwd.display()
+            )
+        })
+}
+
+/// An exit code a command decided (`lab load` exits with loadgen's); `main` exits with it.
+#[derive(Debug)]
+pub struct Exit(pub i32);
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit code {}", self.0)
+    }
+}
+
+impl std::error::Error for Exit {}

@@ -10,7 +10,7 @@
 //! `prometheus` (feature `prometheus`): a real Prometheus loaded with fixture data, and `kube`
 //! (feature `kube`): a real etcd + kube-apiserver (no kubelet: nothing runs).
 //!
-//! The contract (from `lab.md`): a missing binary is a *failing* test whose message says what to
+//! The rule every launcher keeps: a missing binary is a *failing* test whose message says what to
 //! install, never a silent skip; an environment variable (`DATABASE_URL`, …) may point at an existing
 //! server instead.
 

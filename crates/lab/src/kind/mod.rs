@@ -1,7 +1,7 @@
 //! The kind lab (`just up`, `down`, `status`, `logs`, `load`, `doctor`, `prefetch`): a kind cluster
 //! running OBI, Prometheus, Tempo, Grafana and the services from `kustomize/overlays/kind`.
 //!
-//! Reading order: [`plan`] (each command as an ordered list of steps — data, unit-tested, printed by
+//! Reading order: [`exec`] (the commands, each turned into its plan), [`plan`] (each command as an ordered list of steps — data, unit-tested, printed by
 //! `--dry-run`), [`objects`] (the rendered overlay split into apply phases, and what to wait for),
 //! [`run`] (carries out a plan's steps with [`crate::cmd`]), then the commands with logic of their
 //! own: [`doctor`] (host prerequisites), [`images`] (prefetched images, pinned by digest), [`status`], [`load`] (the loadgen Job's objects) and [`job`]
@@ -13,6 +13,7 @@
 //! is no registry).
 
 pub mod doctor;
+pub mod exec;
 pub mod images;
 pub mod job;
 pub mod load;

@@ -385,7 +385,7 @@ pub fn run_doctor() -> anyhow::Result<()> {
     let running = crate::cmd::on_path("kind") && cluster_exists().unwrap_or(false);
     let host = doctor::Host::read(Path::new("/"));
     // The kind node image (`just prefetch` saves it) has the `sh` the engine-kernel check runs in.
-    let node = crate::cli::repo_root().ok().and_then(|repo| {
+    let node = crate::project_root().ok().and_then(|repo| {
         let text = std::fs::read_to_string(Paths::new(&repo, &repo).cluster_config()).ok()?;
         let nodes = objects::node_images(&text).ok()?;
         let first = nodes.into_iter().next()?;

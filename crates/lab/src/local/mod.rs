@@ -15,6 +15,7 @@
 
 pub mod broker;
 pub mod control;
+pub mod exec;
 pub mod plan;
 pub mod process;
 pub mod relay;

@@ -35,12 +35,12 @@ pub struct LabOptions {
 pub struct Lab {
     pub plan: Plan,
     pub(super) services: Vec<ServiceProcess>,
-    /// The cuttable edges (`start_with_cuts`; none for `lab up`), after the services so those stop
+    /// The cuttable edges (`start_with_cuts`; none for `lab dev`), after the services so those stop
     /// first.
     pub(super) relays: Vec<(Edge, Relay)>,
     /// Flags set by `env` rollouts, per service name: applied after the plan's own environment.
     pub(super) rollout: BTreeMap<&'static str, BTreeMap<String, String>>,
-    /// OBI and its Prometheus (`lab up --obi`): stopped after the services, before the backends.
+    /// OBI and its Prometheus (`lab dev --obi`): stopped after the services, before the backends.
     pub(super) obi: Option<Watchers>,
     pub(super) postgres: PgServer,
     pub(super) redis: RedisServer,

@@ -1,20 +1,16 @@
-//! The kind lab's manifests, checked without a cluster: render the kustomize overlays with the real
-//! `kubectl kustomize`, parse the objects, and check what an API server, an admission controller, a CNI
-//! and OBI would otherwise only tell us in a live cluster.
+//! The kind lab's manifests as the lab's commands read them: the kustomize overlays rendered with the
+//! real `kubectl kustomize` and parsed into objects.
 //!
 //! Reading order: [`render`] (kubectl → objects), [`pod`] (the pod templates inside workloads and what a
-//! container would be started with), [`security`] (Pod Security "restricted" and the lab's own rules),
-//! [`footprint`] (memory limits), [`netpol`] (NetworkPolicy evaluation over every pod pair), [`obi`]
-//! (OBI's config: keys, discovery, routes), [`kind`] (the kind cluster config against the NodePorts).
-//! Running the manifests' containers against the real binaries is in [`run`].
+//! container would be started with), [`netpol`] (NetworkPolicy evaluation over every pod pair: a
+//! scenario's cut is proven with it before it is applied), [`obi`] (OBI's config: keys, discovery,
+//! routes — the local OBI config and verify derive from it). The policy checks over the same objects
+//! (Pod Security, footprint, the kind cluster config, running the containers) are repository checks:
+//! the xtask crate's `tidy::manifests`.
 
-pub mod footprint;
-pub mod kind;
 pub mod netpol;
 pub mod obi;
 pub mod pod;
 pub mod render;
-pub mod run;
-pub mod security;
 
 pub use render::{Object, Rendered, render};

@@ -7,7 +7,7 @@
 //! `//go:generate $BPF2GO …` directives with a Debian clang and upstream's CFLAGS, then
 //! `CGO_ENABLED=0 go build` with the version ldflag. The work happens in a temporary folder beside the
 //! cache entry and the binary is renamed into place, so an interrupted build never leaves a half binary
-//! where `lab up --obi` looks.
+//! where `lab dev --obi` looks.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,4 +1,4 @@
-//! The OBI config of `lab up --obi`, derived from the kind lab's `obi-config` (the ConfigMap's file) so
+//! The OBI config of `lab dev --obi`, derived from the kind lab's `obi-config` (the ConfigMap's file) so
 //! routes, buckets, features, ignored routes and eBPF settings have one source.
 //!
 //! Only what differs on one machine is replaced: discovery (the lab's processes by executable path and
@@ -112,7 +112,7 @@ pub fn derive(kind: &Value, targets: &[Target], metrics_port: u16) -> Value {
 /// The Prometheus config scraping OBI: app metrics and OBI's own, OBI's `job`/`instance` kept.
 pub fn prometheus_config(metrics_port: u16) -> String {
     format!(
-        "# Written by `lab up --obi`: scrapes the local OBI.\n\
+        "# Written by `lab dev --obi`: scrapes the local OBI.\n\
          global:\n  scrape_interval: 5s\n  evaluation_interval: 5s\n\
          scrape_configs:\n\
          \x20 - job_name: obi\n    honor_labels: true\n    metrics_path: /metrics\n\

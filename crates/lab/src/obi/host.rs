@@ -79,7 +79,7 @@ pub fn euid() -> u32 {
         .unwrap_or(u32::MAX)
 }
 
-/// The error `lab up --obi` stops with when something is missing.
+/// The error `lab dev --obi` stops with when something is missing.
 pub fn explain(missing: &[String]) -> String {
     format!(
         "OBI cannot run on this machine:\n{}\nOn a Linux machine with a mainstream distribution kernel \

@@ -1,4 +1,4 @@
-//! OBI and a Prometheus beside the local lab (`lab up --obi`), started before the apps.
+//! OBI and a Prometheus beside the local lab (`lab dev --obi`), started before the apps.
 //!
 //! OBI must see every connection from its first bytes (HPACK state for gRPC methods, Kafka's Metadata
 //! exchange for topic names, PostgreSQL's Parse for statement text). Its generic tracer — the kprobes
@@ -65,7 +65,7 @@ impl ObiPorts {
     }
 }
 
-/// What `lab up --obi` needs besides the lab's own plan.
+/// What `lab dev --obi` needs besides the lab's own plan.
 #[derive(Debug, Clone)]
 pub struct ObiOptions {
     /// The OBI binary (`lab obi build` caches it).
@@ -149,7 +149,7 @@ impl Watchers {
         let targets = config::targets(&bin_plan, &sentinel_exe);
         let derived = config::derive(&kind, &targets, options.ports.metrics);
         let yaml = format!(
-            "# Written by `lab up --obi` from {} (see crates/lab/src/obi/config.rs).\n{}",
+            "# Written by `lab dev --obi` from {} (see crates/lab/src/obi/config.rs).\n{}",
             config::KIND_CONFIG,
             serde_yaml::to_string(&derived)?
         );

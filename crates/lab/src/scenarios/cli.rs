@@ -9,7 +9,6 @@ use anyhow::{Context, Result, bail};
 use tokio_util::sync::CancellationToken;
 
 use super::{find, load_all, ops, plan, report, run};
-use crate::cli::repo_root;
 
 /// Troubleshooting scenarios on the kind lab: inject a fault, wait for its signal, revert, recover.
 #[derive(Debug, clap::Args)]
@@ -32,10 +31,6 @@ pub struct ScenarioArgs {
     /// List the catalog: id, protocol, title.
     #[arg(long)]
     pub list: bool,
-    /// Prove the trigger against a local lab of its own instead (its `local:` block: healthy, fault
-    /// and recovery phases, effects measured from outside).
-    #[arg(long, conflicts_with_all = ["assert", "dry_run"])]
-    pub local: bool,
 }
 
 pub async fn main(args: ScenarioArgs) -> Result<()> {
@@ -54,16 +49,13 @@ pub async fn main(args: ScenarioArgs) -> Result<()> {
         Some(id) => vec![find(id)?],
         None => load_all()?,
     };
-    if args.local {
-        return super::local::main(scenarios).await;
-    }
     for s in &scenarios {
         print!("{}", plan::render(s, args.assert));
     }
     if args.dry_run {
         return Ok(());
     }
-    let lab = ops::Lab::from_repo(&repo_root()?)?;
+    let lab = ops::Lab::from_repo(&crate::project_root()?)?;
     // Every scenario's operations first: a cut the evaluator rejects stops the run before any change.
     let suffix = SystemTime::now()
         .duration_since(UNIX_EPOCH)?

@@ -11,9 +11,7 @@
 //! signal fires under the fault and clears after it runs against a real Prometheus in
 //! tests/it/scenarios.rs; the runner's polls and reports against one in tests/it/scenarios_run/.
 
-pub mod check;
 pub mod cli;
-pub mod local;
 pub mod model;
 pub mod netpol;
 pub mod ops;

@@ -26,13 +26,14 @@ pub struct Scenario {
     pub recovery: Assertion,
     /// What a person on call does with this signal: cause, how to confirm, fix.
     pub runbook: String,
-    /// The fault as OBI's / the exporters' output would show it, for the test fixture
-    /// (lab::dashboards::fixture): a model, never presented as OBI.
+    /// The fault as OBI's / the exporters' output would show it, for the dashboards' test fixture
+    /// (xtask's tidy::dashboards::fixture): a model, never presented as OBI.
     pub model: Vec<Change>,
-    /// How the trigger is proven against the local lab (`lab scenario ID --local`): a shortened load
-    /// and effects measured from outside. Optional for the parser, required by the catalog's check.
+    /// How the trigger is proven against the local lab (`cargo xtask scenario-local ID`): a shortened
+    /// load and effects measured from outside. Kept as YAML here — xtask's scenario_local::spec reads
+    /// it; optional for the parser, required by the catalog's check (xtask's tidy::scenarios).
     #[serde(default)]
-    pub local: Option<super::local::spec::Local>,
+    pub local: Option<serde_yaml::Value>,
 }
 
 /// The five protocols of the lab (one per service, lab.md).

@@ -17,7 +17,7 @@ pub mod session;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::Exit;
+use crate::Exit;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct VmArgs {
@@ -55,7 +55,7 @@ pub enum VmCommand {
 pub async fn main(args: VmArgs) -> anyhow::Result<()> {
     match args.command {
         VmCommand::Check => {
-            // The kernel only (root is the user's to arrange): the checks `lab up --obi` makes.
+            // The kernel only (root is the user's to arrange): the checks `lab dev --obi` makes.
             let probe = crate::obi::host::Probe {
                 root: std::path::Path::new("/"),
                 euid: 0,
@@ -91,7 +91,7 @@ pub async fn main(args: VmArgs) -> anyhow::Result<()> {
             let kernel = kernel::ensure(&kernel::vm_cache()?)?;
             let results = match results {
                 Some(dir) => std::env::current_dir()?.join(dir),
-                None => run::results_dir(&crate::cli::repo_root()?.join("target/vm"), "run"),
+                None => run::results_dir(&crate::project_root()?.join("target/vm"), "run"),
             };
             let mut vm = run::VmRun::new(kernel, results, command.join(" "), timeout);
             vm.memory = memory;
@@ -108,7 +108,7 @@ pub async fn main(args: VmArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        VmCommand::Obi(args) => obi::main(&args, &crate::cli::repo_root()?),
-        VmCommand::Session(args) => session::main(args, crate::cli::repo_root()?).await,
+        VmCommand::Obi(args) => obi::main(&args, &crate::project_root()?),
+        VmCommand::Session(args) => session::main(args, crate::project_root()?).await,
     }
 }

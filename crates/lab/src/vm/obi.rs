@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::{kernel, run, session};
-use crate::cli::Exit;
+use crate::Exit;
 
 /// The recording's files (names other tools rely on).
 pub const RECORDED: [&str; 5] = [
@@ -44,7 +44,7 @@ pub struct ObiArgs {
 }
 
 impl ObiArgs {
-    /// `lab up --obi --vm`: one session to look at, nothing asserted or recorded.
+    /// `lab dev --obi --vm`: one session to look at, nothing asserted or recorded.
     pub fn for_dev() -> Self {
         Self {
             check: false,
@@ -166,7 +166,7 @@ fn record(
     );
     readme.push_str(
         "\nThe lab's reference data for what OBI really publishes: the OBI-shaped fixture\n\
-         (crates/lab/src/dashboards/fixture.rs) is checked against these files\n\
+         (crates/xtask/src/tidy/dashboards/fixture.rs) is checked against these files\n\
          (`cargo test -p lab --test it recording`).\n\n\
          - `metrics.om` — OBI's Prometheus endpoint (`/metrics` and `/internal/metrics`) scraped every\n\
          \x20 15 s over the run, with timestamps; `promtool tsdb create-blocks-from openmetrics metrics.om DIR`\n\

@@ -32,7 +32,7 @@ const PASSED_ENV: &[&str] = &[
     "RUST_LOG",
     "RUST_BACKTRACE",
     "LOG_FORMAT",
-    // `lab up --obi --obi-bin`'s variable: another OBI build than the cached pinned one.
+    // `lab dev --obi --obi-bin`'s variable: another OBI build than the cached pinned one.
     "LAB_OBI_BIN",
 ];
 

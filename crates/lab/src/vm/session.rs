@@ -1,4 +1,4 @@
-//! One recorded OBI session, run inside the VM: the local lab with OBI (`lab up --obi`: OBI first,
+//! One recorded OBI session, run inside the VM: the local lab with OBI (`lab dev --obi`: OBI first,
 //! the apps once its tracer is loaded, a Prometheus scraping it), a fixed-rate loadgen run, OBI's
 //! scrapes and spans recorded, then verify's grid against the guest's Prometheus and a span table.
 //! Everything lands in the results folder (shared with the host); the exit code says whether the
@@ -18,7 +18,7 @@ use crate::local::plan::sibling_bin_dir;
 use crate::local::process::log_tail;
 use crate::verify::{completeness, expected, grid, steps, visibility};
 
-/// Where `lab up --obi` serves OBI's metrics and its Prometheus (crates/lab/src/obi: the standard
+/// Where `lab dev --obi` serves OBI's metrics and its Prometheus (crates/lab/src/obi: the standard
 /// ports; the guest has nothing else listening).
 pub const OBI_METRICS: &str = "http://127.0.0.1:9400/metrics";
 pub const OBI_INTERNAL: &str = "http://127.0.0.1:9400/internal/metrics";
@@ -96,7 +96,7 @@ pub async fn main(args: SessionArgs, repo: PathBuf) -> anyhow::Result<()> {
             }
             if let Some(status) = lab.exited() {
                 bail!(
-                    "`lab up --obi` exited ({status}) before the lab was ready; end of its output:\n{}\n\
+                    "`lab dev --obi` exited ({status}) before the lab was ready; end of its output:\n{}\n\
                      end of OBI's log ({}):\n{}",
                     log_tail(&results.join("lab-up.log"), 25),
                     obi_log.display(),
@@ -276,7 +276,7 @@ fn now_s() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// `lab up --obi` as a child in its own process group.
+/// `lab dev --obi` as a child in its own process group.
 struct Lab {
     child: Child,
 }
@@ -285,7 +285,7 @@ impl Lab {
     fn start(exe: &Path, state: &Path, results: &Path, args: &SessionArgs) -> anyhow::Result<Self> {
         let log = std::fs::File::create(results.join("lab-up.log"))?;
         let child = Command::new(exe)
-            .args(["up", "--obi", "--ready-timeout", "300s"])
+            .args(["dev", "--obi", "--ready-timeout", "300s"])
             .args(["--seed-customers", &args.seed_customers.to_string()])
             .args(["--seed-orders", &args.seed_orders.to_string()])
             .env("LAB_STATE_DIR", state)
@@ -294,7 +294,7 @@ impl Lab {
             .stderr(log)
             .process_group(0)
             .spawn()
-            .context("starting `lab up --obi`")?;
+            .context("starting `lab dev --obi`")?;
         Ok(Self { child })
     }
 

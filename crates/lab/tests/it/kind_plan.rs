@@ -35,7 +35,7 @@ fn line_of(text: &str, needle: &str) -> usize {
 
 #[test]
 fn up_dry_run_prints_the_plan_in_the_order_that_matters() {
-    let (ok, text) = lab(&["kind", "up", "--dry-run"]);
+    let (ok, text) = lab(&["up", "--dry-run"]);
     assert!(ok, "{text}");
     let order = [
         " 1. doctor",
@@ -64,7 +64,7 @@ fn up_dry_run_prints_the_plan_in_the_order_that_matters() {
 
 #[test]
 fn up_dry_run_splits_the_real_overlay_when_there_is_one() {
-    let (ok, text) = lab(&["kind", "up", "--dry-run"]);
+    let (ok, text) = lab(&["up", "--dry-run"]);
     assert!(ok, "{text}");
     if !repo().join("kustomize/overlays/kind").is_dir() {
         assert!(
@@ -102,7 +102,7 @@ fn up_dry_run_splits_the_real_overlay_when_there_is_one() {
 
 #[test]
 fn load_and_down_dry_runs_need_no_cluster() {
-    let (ok, text) = lab(&["kind", "load", "--dry-run", "spike", "--duration", "60s"]);
+    let (ok, text) = lab(&["load", "--dry-run", "spike", "--duration", "60s"]);
     assert!(ok, "{text}");
     assert!(
         line_of(&text, "`mop` must be up") < line_of(&text, "loadgen run spike --duration 60s"),
@@ -112,7 +112,7 @@ fn load_and_down_dry_runs_need_no_cluster() {
         text.contains("kustomize/components/load/loadgen-job.yaml"),
         "{text}"
     );
-    let (ok, text) = lab(&["kind", "down", "--dry-run"]);
+    let (ok, text) = lab(&["down", "--dry-run"]);
     assert!(
         ok && text.contains("kind delete cluster --name mop"),
         "{text}"
@@ -121,7 +121,7 @@ fn load_and_down_dry_runs_need_no_cluster() {
 
 #[test]
 fn doctor_reports_every_check_and_fails_exactly_when_one_fails() {
-    let (ok, text) = lab(&["kind", "doctor"]);
+    let (ok, text) = lab(&["doctor"]);
     for name in [
         "container engine",
         "kernel >= 5.8",
@@ -157,7 +157,7 @@ fn the_real_load_template_becomes_a_job_running_the_given_profile() {
     use lab::kind::load::{Profile, objects};
     let template =
         std::fs::read_to_string(repo().join("kustomize/components/load/loadgen-job.yaml"))
-            .expect("kustomize/components/load/loadgen-job.yaml (the k8s stream's template)");
+            .expect("kustomize/components/load/loadgen-job.yaml (the load component's template)");
     let original: serde_yaml::Value = serde_yaml::from_str(&template).unwrap();
     let args = ["--duration".to_owned(), "60s".to_owned()];
     let yaml = objects(
@@ -199,7 +199,7 @@ fn the_real_load_template_becomes_a_job_running_the_given_profile() {
 
 #[test]
 fn prefetch_dry_run_lists_the_renders_images_and_the_node_image() {
-    let (ok, text) = lab(&["kind", "prefetch", "--dry-run"]);
+    let (ok, text) = lab(&["prefetch", "--dry-run"]);
     assert!(ok, "{text}");
     if !repo().join("kustomize/overlays/kind").is_dir() {
         return;

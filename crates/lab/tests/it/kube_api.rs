@@ -20,7 +20,7 @@ use lab::scenarios::ops::{self, Lab};
 use serde_json::{Value, json};
 use testkit::kube::KubeApiServer;
 
-use crate::manifests::repo;
+use crate::support::repo;
 
 /// The server every test here shares (started on first use; its watchdog stops it with the binary).
 fn server() -> &'static KubeApiServer {

@@ -120,3 +120,8 @@ pub use testkit::kafka_reader::{Record, read_events_topic as read_topic};
 pub async fn get_json(url: &str) -> Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()
 }
+
+/// The checkout these tests were built from.
+pub fn repo() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}

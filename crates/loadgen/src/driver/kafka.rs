@@ -2,13 +2,19 @@
 //! `send orders.created`), `acks=all` and idempotent like the intake, with an optional share of poison
 //! records — undecodable payloads the consumers must dead-letter without stopping the partition.
 
+#[cfg(feature = "kafka")]
 use std::collections::HashMap;
+#[cfg(feature = "kafka")]
 use std::sync::{Mutex, PoisonError};
+#[cfg(feature = "kafka")]
 use std::time::{Duration, SystemTime};
 
 use common::rng::SplitMix64;
+#[cfg(feature = "kafka")]
 use rdkafka::ClientConfig;
+#[cfg(feature = "kafka")]
 use rdkafka::message::{Header, OwnedHeaders};
+#[cfg(feature = "kafka")]
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde::{Deserialize, Serialize};
 
@@ -40,19 +46,23 @@ pub fn default_customer() -> String {
 }
 
 /// librdkafka's delay before an idempotent producer asks for its id (500 ms), plus the request.
+#[cfg(feature = "kafka")]
 const PRODUCER_ID_DELAY: Duration = Duration::from_millis(600);
 
+#[cfg(feature = "kafka")]
 #[derive(Default)]
 pub struct KafkaDriver {
     producers: Mutex<HashMap<String, FutureProducer>>,
 }
 
+#[cfg(feature = "kafka")]
 impl std::fmt::Debug for KafkaDriver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaDriver").finish_non_exhaustive()
     }
 }
 
+#[cfg(feature = "kafka")]
 impl KafkaDriver {
     fn producer(&self, brokers: &str) -> Result<FutureProducer, rdkafka::error::KafkaError> {
         let mut producers = self
@@ -141,7 +151,35 @@ impl KafkaDriver {
     }
 }
 
+/// Without the `kafka` feature (crates that only read loadgen's scenarios and types, like the lab,
+/// build no librdkafka): a Kafka step is parsed and described, but sending one says the driver is
+/// not in this build.
+#[cfg(not(feature = "kafka"))]
+#[derive(Debug, Default)]
+pub struct KafkaDriver {
+    _off: (),
+}
+
+#[cfg(not(feature = "kafka"))]
+impl KafkaDriver {
+    pub async fn warm_up<'a>(&self, _brokers_lists: impl IntoIterator<Item = &'a str>) {}
+
+    pub async fn call(
+        &self,
+        _step: &KafkaStep,
+        _rng: &mut SplitMix64,
+        _traceparent: &str,
+    ) -> Outcome {
+        Outcome {
+            class: "kafka:NotBuilt(loadgen's kafka feature is off)".into(),
+            success: false,
+            stream: None,
+        }
+    }
+}
+
 /// An order event as the `events` intake would have stored it (event_id and occurred_at filled in).
+#[cfg(feature = "kafka")]
 fn event(step: &KafkaStep, order_id: &str, rng: &mut SplitMix64) -> Vec<u8> {
     let kind = step.topic.rsplit('.').next().unwrap_or("created");
     let (a, b) = (rng.next_u64(), rng.next_u64());
@@ -169,6 +207,7 @@ fn event(step: &KafkaStep, order_id: &str, rng: &mut SplitMix64) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
+#[cfg(feature = "kafka")]
 fn class(e: &rdkafka::error::KafkaError) -> String {
     match e.rdkafka_error_code() {
         Some(code) => format!("{code:?}"),
