@@ -37,5 +37,6 @@ mmdebstrap --quiet --mode=root --variant=apt --aptopt='Acquire::Check-Valid-Unti
   ${include:+--include="$include"} "$suite" "$root" "deb $uri $suite main"
 # mmdebstrap can leave its /sys bind behind (seen with the host's cgroup mounts under /sys): unmount
 # whatever is still mounted below the root, so copies and deletions of it stay on this file system.
-findmnt -rn -o TARGET | grep "^$root/" | sort -r | while read -r m; do umount -R "$m" 2>/dev/null || true; done
+# (grep finds nothing when mmdebstrap cleaned up after itself: not an error under pipefail.)
+findmnt -rn -o TARGET | { grep "^$root/" || true; } | sort -r | while read -r m; do umount -R "$m" 2>/dev/null || true; done
 echo "$want" >"$root/.mop-ready"
