@@ -45,7 +45,9 @@ test_reads = set()
 for pkg in workspace:
     crate_dir = os.path.dirname(pkg["manifest_path"])
     for target in pkg["targets"]:
-        if "bin" in target["kind"]:
+        # xtask's binary is run with cargo from a checkout (`cargo xtask …`), never installed: the
+        # flake makes no package of it.
+        if "bin" in target["kind"] and pkg["name"] != "xtask":
             binaries[target["name"]] = pkg["name"]
     for dirpath, _dirs, files in os.walk(crate_dir):
         if "/target" in dirpath:
