@@ -29,11 +29,7 @@ impl Job {
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let name = load::job_name(&profile, &(now_s() as u64).to_string());
         let yaml = load::objects(template, &name, &profile, args)?;
-        kubectl()
-            .args(["apply", "--server-side", "--field-manager", "mop-lab"])
-            .args(["-f", "-"])
-            .stdin(yaml)
-            .run()?;
+        super::kube::apply(&kubectl(), yaml, super::kube::Strict::Plain)?;
         Ok(Self { name })
     }
 

@@ -2,7 +2,8 @@
 //! running OBI, Prometheus, Tempo, Grafana and the services from `kustomize/overlays/kind`.
 //!
 //! Reading order: [`exec`] (the commands, each turned into its plan), [`plan`] (each command as an ordered list of steps — data, unit-tested, printed by
-//! `--dry-run`), [`objects`] (the rendered overlay split into apply phases, and what to wait for),
+//! `--dry-run`), [`kube`] (kubectl on the lab's context: server-side apply and the waits, one copy),
+//! [`objects`] (the rendered overlay split into apply phases, and what to wait for),
 //! [`run`] (carries out a plan's steps with [`crate::cmd`]), then the commands with logic of their
 //! own: [`doctor`] (host prerequisites), [`images`] (prefetched images, pinned by digest), [`status`], [`load`] (the loadgen Job's objects) and [`job`]
 //! (running one).
@@ -16,6 +17,7 @@ pub mod doctor;
 pub mod exec;
 pub mod images;
 pub mod job;
+pub mod kube;
 pub mod load;
 pub mod objects;
 pub mod plan;
@@ -95,7 +97,4 @@ impl Paths {
     }
 }
 
-/// kubectl on the lab's context, never the user's current one.
-pub fn kubectl() -> crate::cmd::Cmd {
-    crate::cmd::Cmd::new("kubectl").args(["--context", CONTEXT])
-}
+pub use kube::kubectl;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use super::kube::{self, apply_phase, wait_obi};
 use super::objects::{self, Object, Phase, Wait};
 use super::plan::Step;
 use super::{CLUSTER, CONTEXT, HOST_PORTS, Paths, doctor, images, job, kubectl};
@@ -167,29 +168,10 @@ impl Runner {
                     kind,
                     namespace,
                     name,
-                } => kubectl()
-                    .args([
-                        "-n",
-                        &namespace,
-                        "rollout",
-                        "status",
-                        &format!("{kind}/{name}"),
-                        "--timeout",
-                        READY_TIMEOUT,
-                    ])
-                    .run()?,
-                Wait::Job { namespace, name } => kubectl()
-                    .args([
-                        "-n",
-                        &namespace,
-                        "wait",
-                        "--for",
-                        "condition=complete",
-                        &format!("job/{name}"),
-                        "--timeout",
-                        READY_TIMEOUT,
-                    ])
-                    .run()?,
+                } => kube::rollout_status(&namespace, &format!("{kind}/{name}"), READY_TIMEOUT)?,
+                Wait::Job { namespace, name } => {
+                    kube::wait_job_complete(&namespace, &name, READY_TIMEOUT)?;
+                }
             }
         }
         Ok(())
@@ -225,110 +207,6 @@ impl Runner {
             println!("  {image} → {}", archive.display());
         }
         Ok(())
-    }
-}
-
-/// Applies one phase of `objects` the way `just up` does, with `kubectl` (the lab's context, or a test
-/// server's): server-side (big dashboards overflow client-side apply's annotation), field manager
-/// `mop-lab`, and every warning the API server sends an error — a Pod Security "would violate" on a
-/// template in a `warn: restricted` namespace must stop the lab, not scroll past.
-pub fn apply_phase(kubectl: &Cmd, objects: &[Object], phase: Phase) -> anyhow::Result<()> {
-    let yaml = objects::phase_yaml(objects, phase)?;
-    if yaml.is_empty() {
-        println!("  nothing in this phase");
-        return Ok(());
-    }
-    kubectl
-        .clone()
-        .args([
-            "--warnings-as-errors",
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "--field-manager",
-            "mop-lab",
-            "-f",
-            "-",
-        ])
-        .stdin(yaml)
-        .run()?;
-    // Custom resources of the next phase need their CRDs established first.
-    if phase == Phase::Foundation && objects.iter().any(|o| o.kind == "CustomResourceDefinition") {
-        kubectl
-            .clone()
-            .args([
-                "wait",
-                "--for",
-                "condition=Established",
-                "crd",
-                "--all",
-                "--timeout",
-                "60s",
-            ])
-            .run()?;
-    }
-    Ok(())
-}
-
-/// How often the OBI wait looks, and how long it waits at most.
-const OBI_POLL: Duration = Duration::from_secs(5);
-const OBI_TIMEOUT: Duration = Duration::from_secs(600);
-
-/// Waits until the OBI DaemonSet is Ready (its readiness probe: OBI's health endpoint), failing at
-/// once when an OBI pod crash-loops — on a kernel without BTF or kprobes OBI exits at start-up, and a
-/// plain `rollout status` would sit out its ten minutes and say nothing — with the pod's last log
-/// lines and where to look.
-fn wait_obi() -> anyhow::Result<()> {
-    let deadline = std::time::Instant::now() + OBI_TIMEOUT;
-    loop {
-        let ds = kubectl()
-            .args(["-n", "obi", "get", "daemonset", "obi", "-o", "json"])
-            .output()?;
-        let ds: serde_json::Value = serde_json::from_str(&ds).context("daemonset/obi as JSON")?;
-        if super::status::daemonset_ready(&ds) {
-            return Ok(());
-        }
-        let pods = kubectl()
-            .args([
-                "-n",
-                "obi",
-                "get",
-                "pods",
-                "-l",
-                "app.kubernetes.io/name=obi",
-                "-o",
-                "json",
-            ])
-            .output()?;
-        let pods: serde_json::Value = serde_json::from_str(&pods).context("obi pods as JSON")?;
-        if let Some(f) = super::status::failing(&pods) {
-            let logs = |previous: bool| {
-                let mut cmd = kubectl().args([
-                    "-n",
-                    "obi",
-                    "logs",
-                    f.pod.as_str(),
-                    "-c",
-                    f.container.as_str(),
-                ]);
-                cmd = cmd.args(["--tail", "30"]);
-                if previous {
-                    cmd = cmd.arg("--previous");
-                }
-                cmd.output()
-            };
-            let tail = logs(true).or_else(|_| logs(false)).unwrap_or_default();
-            bail!(
-                "OBI is not starting: pod obi/{} {}\nits last log lines:\n{}\nOBI needs BTF and kprobes on the kernel kind runs on (`just doctor` checks the engine's kernel); more: `just logs obi`",
-                f.pod,
-                f.why,
-                tail.trim_end()
-            );
-        }
-        if std::time::Instant::now() > deadline {
-            bail!("daemonset obi/obi not Ready after {OBI_TIMEOUT:?} (`just status` says why)");
-        }
-        std::thread::sleep(OBI_POLL);
     }
 }
 

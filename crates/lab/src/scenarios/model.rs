@@ -247,6 +247,39 @@ impl Scenario {
     }
 }
 
+/// The kind lab's workloads in namespace `mop` a scenario's actions may name (kustomize/base and components/backends) with
+/// the source folders whose `env = "…"` flags the binary documents (empty: not ours, no flags).
+pub const WORKLOADS: &[(&str, &[&str])] = &[
+    (
+        "deployment/catalog",
+        &["crates/catalog/src", "crates/common/src"],
+    ),
+    ("deployment/auth", &["crates/auth/src"]),
+    (
+        "deployment/orders",
+        &["crates/orders/src", "crates/common/src"],
+    ),
+    (
+        "deployment/gateway",
+        &["crates/gateway/src", "crates/common/src"],
+    ),
+    (
+        "deployment/events-producer",
+        &["crates/events/src", "crates/common/src"],
+    ),
+    (
+        "deployment/events-notifications",
+        &["crates/events/src", "crates/common/src"],
+    ),
+    (
+        "deployment/events-analytics",
+        &["crates/events/src", "crates/common/src"],
+    ),
+    ("deployment/redis", &[]),
+    ("statefulset/postgres", &[]),
+    ("statefulset/kafka", &[]),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-//! The kind half of `lab verify` and `lab bench-obi`: a loadgen Job of our own (made like `just
+//! The kind half of `lab verify` (and of xtask's bench-obi): a loadgen Job of our own (made like `just
 //! load`'s, kind::load) whose JSON report comes back through its log (`--out /dev/stdout`), with the
 //! background CronJobs suspended meanwhile — their traffic would otherwise land in the same window
 //! and OBI's counts would exceed loadgen's for reasons that have nothing to do with OBI.
@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-pub use crate::kind::job::now_s;
-use crate::kind::job::{self, Job};
-pub use crate::kind::kubectl;
+use crate::kind::job::{self, Job, now_s};
+use crate::kind::kubectl;
 use crate::kind::{APPS_NAMESPACE, Paths};
 
 /// The background load's CronJobs, suspended while alive and resumed on drop.

@@ -116,7 +116,7 @@ pub async fn main(args: VerifyArgs, repo: PathBuf) -> anyhow::Result<()> {
             );
             tokio::time::sleep(SCRAPE_MARGIN).await;
             // The window ends before the background load is resumed.
-            (run, kind::now_s())
+            (run, crate::kind::job::now_s())
         };
         let window = completeness::Window {
             start: run.start,
@@ -128,7 +128,7 @@ pub async fn main(args: VerifyArgs, repo: PathBuf) -> anyhow::Result<()> {
     let items = expected::items(&sources, &args.window);
     let exercised: BTreeSet<String> = mapped.iter().flat_map(|m| m.exercised.clone()).collect();
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let now = kind::now_s() as u64;
+    let now = crate::kind::job::now_s() as u64;
     let backends = grid::Backends {
         prometheus: args.prometheus.clone(),
         tempo: (!args.tempo.is_empty()).then(|| args.tempo.clone()),

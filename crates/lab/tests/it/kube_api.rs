@@ -1,6 +1,6 @@
 //! The kind lab against a real Kubernetes API server: etcd and kube-apiserver at the kind node's
 //! version (kindest/node in kind-cluster.yaml), built from their Go modules by `just kube-build` and
-//! started by `testkit::kube`. The overlay goes through the lab's own apply (`kind::run::apply_phase`,
+//! started by `testkit::kube`. The overlay goes through the lab's own apply (`kind::kube::apply_phase`,
 //! what `just up` runs: server-side, warnings are errors), so the API server's validation, defaulting,
 //! server-side apply and Pod Security admission (from the namespaces' labels) judge the real objects.
 //!
@@ -87,7 +87,7 @@ fn prepared(build: &str) -> Vec<objects::Object> {
 
 fn apply_all(objects: &[objects::Object]) {
     for phase in [Phase::Foundation, Phase::Apps] {
-        run::apply_phase(&kubectl(), objects, phase).unwrap_or_else(|e| {
+        lab::kind::kube::apply_phase(&kubectl(), objects, phase).unwrap_or_else(|e| {
             panic!(
                 "{phase}: {e:#}\n(server log tail: {})",
                 tail(&server().log())

@@ -19,8 +19,10 @@ use anyhow::Context;
 
 use compare::{LoadReport, Measured, Snapshot};
 use lab::cmd::wait_until;
+use lab::kind::job::now_s;
+use lab::kind::kubectl;
 use lab::kind::{APPS_NAMESPACE, Paths};
-use lab::verify::kind::{Quiet, kubectl, now_s, run_load};
+use lab::verify::kind::{Quiet, run_load};
 
 /// The label no node carries: OBI's pods have nowhere to run while it is set.
 const OFF_LABEL: &str = "mop.dev/bench-obi-off";
@@ -78,16 +80,8 @@ fn obi(on: bool) -> anyhow::Result<()> {
         ))
         .run()?;
     if on {
-        return kubectl()
-            .args([
-                "-n",
-                "obi",
-                "rollout",
-                "status",
-                "daemonset/obi",
-                "--timeout=300s",
-            ])
-            .run();
+        // The lab's own OBI wait: fails at once, with OBI's log, when OBI crash-loops.
+        return lab::kind::kube::wait_obi();
     }
     wait_until(
         "OBI's pods gone",
@@ -123,16 +117,7 @@ fn restart_apps() -> anyhow::Result<()> {
         .args(&apps)
         .run()?;
     for d in &apps {
-        kubectl()
-            .args([
-                "-n",
-                APPS_NAMESPACE,
-                "rollout",
-                "status",
-                d,
-                "--timeout=300s",
-            ])
-            .run()?;
+        lab::kind::kube::rollout_status(APPS_NAMESPACE, d, "300s")?;
     }
     Ok(())
 }

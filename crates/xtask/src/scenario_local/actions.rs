@@ -131,7 +131,7 @@ mod tests {
 
     #[test]
     fn every_workload_of_the_catalog_has_a_local_counterpart() {
-        for (w, _) in crate::tidy::scenarios::WORKLOADS {
+        for (w, _) in lab::scenarios::model::WORKLOADS {
             workload(w).unwrap();
         }
         assert!(workload("deployment/billing").is_err());

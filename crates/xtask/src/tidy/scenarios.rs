@@ -11,40 +11,7 @@ use anyhow::Result;
 
 use crate::tidy::dashboards::model::Dashboard;
 use crate::tidy::dashboards::names::Catalog;
-use lab::scenarios::model::{Action, Assertion, Protocol, Scenario};
-
-/// The lab's workloads in namespace `mop` (kustomize/base and components/backends) with
-/// the source folders whose `env = "…"` flags the binary documents (empty: not ours, no flags).
-pub const WORKLOADS: &[(&str, &[&str])] = &[
-    (
-        "deployment/catalog",
-        &["crates/catalog/src", "crates/common/src"],
-    ),
-    ("deployment/auth", &["crates/auth/src"]),
-    (
-        "deployment/orders",
-        &["crates/orders/src", "crates/common/src"],
-    ),
-    (
-        "deployment/gateway",
-        &["crates/gateway/src", "crates/common/src"],
-    ),
-    (
-        "deployment/events-producer",
-        &["crates/events/src", "crates/common/src"],
-    ),
-    (
-        "deployment/events-notifications",
-        &["crates/events/src", "crates/common/src"],
-    ),
-    (
-        "deployment/events-analytics",
-        &["crates/events/src", "crates/common/src"],
-    ),
-    ("deployment/redis", &[]),
-    ("statefulset/postgres", &[]),
-    ("statefulset/kafka", &[]),
-];
+use lab::scenarios::model::{Action, Assertion, Protocol, Scenario, WORKLOADS};
 
 /// Ports of the backends a [`Action::Cut`] may cut.
 const BACKEND_PORTS: &[(&str, u16)] = &[
