@@ -128,8 +128,10 @@ scripts/kafka-fetch.sh >/dev/null
 # kube-apiserver of the kind node's Kubernetes version: built from their Go modules once per version
 # into ${MOP_CACHE:-~/.cache/mop}/kube/<version>/ (skipped when there). Needs Go >= 1.26.
 if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
-log "kube-apiserver + etcd for the API-server test (scripts/kube-build.sh)"
-scripts/kube-build.sh
+if ! scripts/kube-build.sh --check; then
+  log "kube-apiserver + etcd for the API-server test (scripts/kube-build.sh)"
+  scripts/kube-build.sh
+fi
 
 # --- Python tools (one virtual environment: $MOP_VENV) --------------------------------------------
 # need_py 'PACKAGE==VERSION…' CHECK…: install the packages when CHECK fails (the venv is first on PATH,
@@ -188,7 +190,10 @@ fi
 # --- OBI (for `just dev --obi`; not needed by `just test`) ----------------------------------------
 # Built once from its Go module and cached by version outside the checkout. Where it cannot be built
 # (no Go, or the module proxy refuses the module) the reason is printed and nothing else depends on it.
-if command -v go >/dev/null; then
+obi_version=$(grep -o 'ebpf-instrument:v[0-9][0-9.]*' kustomize/components/observability/obi-daemonset.yaml | head -1 | cut -d: -f2)
+if [ -n "$obi_version" ] && [ -x "$MOP_CACHE/obi/$obi_version/obi" ]; then
+  : # built and cached already
+elif command -v go >/dev/null; then
   log "OBI: cargo run -p lab -- obi build"
   cargo run -q -p lab --locked -- obi build || echo "warning: OBI was not built (above: why); \`just dev --obi\` needs it" >&2
 else

@@ -3,17 +3,18 @@
 # at the kind node's Kubernetes version (kustomize/overlays/kind/kind-cluster.yaml) and the etcd version
 # that Kubernetes release pins (its build/dependencies.yaml), into
 # ${MOP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mop}/kube/<version>/{kube-apiserver,etcd}. Idempotent:
-# nothing is built when both binaries are there. Needs Go (the version k8s.io/kubernetes' go.mod names)
-# and the Go module proxy.
+# nothing is built when both binaries are there; `--check` only answers whether they are (exit 0/1).
+# Needs Go (the version k8s.io/kubernetes' go.mod names) and the Go module proxy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=$(grep -o 'kindest/node:v[0-9][0-9.]*' kustomize/overlays/kind/kind-cluster.yaml | head -1 | cut -d: -f2)
 [ -n "$version" ] || { echo "no kindest/node:vX.Y.Z in kustomize/overlays/kind/kind-cluster.yaml" >&2; exit 1; }
 out=${MOP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mop}/kube/$version
 if [ -x "$out/kube-apiserver" ] && [ -x "$out/etcd" ]; then
-  echo "kube $version: cached in $out"
+  [ "${1:-}" = --check ] || echo "kube $version: cached in $out"
   exit 0
 fi
+[ "${1:-}" != --check ] || exit 1
 if ! command -v go >/dev/null && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
 command -v go >/dev/null || { echo "go not found: install Go >= 1.26 (https://go.dev/dl, or apt golang-1.26)" >&2; exit 1; }
 work=$(mktemp -d)
