@@ -152,20 +152,3 @@ pub enum KindCommand {
         dry_run: bool,
     },
 }
-
-/// Hands the parsed command to the part that carries it out.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let state_dir = cli.state_dir.as_deref();
-    match cli.command {
-        Command::Dev(args) => crate::local::exec::dev(args, state_dir).await,
-        Command::DevDown => {
-            crate::local::exec::dev_down(&crate::local::exec::state_dir_or_default(state_dir)?)
-        }
-        Command::Kafka { port } => crate::local::broker::run(port).await,
-        Command::Obi(command) => crate::obi::exec::exec(command),
-        Command::Kind(command) => crate::kind::exec::exec(command),
-        Command::Scenario(args) => crate::scenarios::cli::main(args).await,
-        Command::Verify(args) => crate::verify::main(args, crate::project_root()?).await,
-        Command::Vm(args) => crate::vm::main(args).await,
-    }
-}

@@ -2,7 +2,7 @@
 //! what the product does. The maintainers' tools (measurements, repository checks) are the `xtask`
 //! crate, which may use this one; never the reverse.
 //!
-//! - [`cli`] — the `lab` binary's command line, parsed and handed to each part's `exec`.
+//! - [`cli`] — the `lab` binary's command line, parsed only; [`run`] hands it to each part's `exec`.
 //! - [`local`] — the local lab (`just dev`): a small supervisor rather than a pile of background
 //!   shell jobs, so start-up is ordered and waited for, every process's output lands in its own log
 //!   file, and Ctrl-C stops everything in the right order (services drain first, then backends).
@@ -38,6 +38,23 @@ use anyhow::Context;
 
 pub use local::plan::{Plan, Ports};
 pub use local::supervisor::{Lab, LabOptions};
+
+/// Hands the parsed command to the part that carries it out.
+pub async fn run(cli: cli::Cli) -> anyhow::Result<()> {
+    let state_dir = cli.state_dir.as_deref();
+    match cli.command {
+        cli::Command::Dev(args) => crate::local::exec::dev(args, state_dir).await,
+        cli::Command::DevDown => {
+            crate::local::exec::dev_down(&crate::local::plan::state_dir_or_default(state_dir)?)
+        }
+        cli::Command::Kafka { port } => crate::local::broker::run(port).await,
+        cli::Command::Obi(command) => crate::obi::exec::exec(command),
+        cli::Command::Kind(command) => crate::kind::exec::exec(command),
+        cli::Command::Scenario(args) => crate::scenarios::cli::main(args).await,
+        cli::Command::Verify(args) => crate::verify::main(args, crate::project_root()?).await,
+        cli::Command::Vm(args) => crate::vm::main(args).await,
+    }
+}
 
 /// The checkout `lab` works on: the nearest folder at or above the current one with a flake.nix.
 /// (Found at run time, not from the build: the binary may have been built elsewhere, by Nix.)

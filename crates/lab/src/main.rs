@@ -1,12 +1,12 @@
 //! `lab` binary: parses the command line and exits with what the command decided; everything else is
-//! in the library (`lab::cli` parses, each part's `exec` carries it out).
+//! in the library (`lab::cli` parses, `lab::run` hands the command to the part whose `exec` carries it out).
 
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = lab::cli::Cli::parse();
-    match lab::cli::run(cli).await {
+    match lab::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // A code a command decided (`lab load` exits with loadgen's).
         Err(e) if e.downcast_ref::<lab::Exit>().is_some() => {

@@ -3,13 +3,13 @@
 //! through its pid file.
 #![allow(clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
 use crate::cli::DevArgs;
-use crate::local::plan::{Plan, Ports, sibling_bin_dir};
+use crate::local::plan::{Plan, Ports};
 use crate::local::process::log_tail;
 use crate::local::supervisor::{Lab, LabOptions};
 use crate::obi::run::ObiOptions;
@@ -20,7 +20,7 @@ pub async fn dev(args: DevArgs, state_dir: Option<&Path>) -> anyhow::Result<()> 
         let vm = crate::vm::obi::ObiArgs::for_dev();
         return tokio::task::block_in_place(|| crate::vm::obi::main(&vm, &crate::project_root()?));
     }
-    let bin_dir = bin_dir_or_default(args.bin_dir)?;
+    let bin_dir = crate::local::plan::bin_dir_or_default(args.bin_dir)?;
     let ports = if args.free_ports {
         Ports::free()?
     } else {
@@ -39,7 +39,7 @@ pub async fn dev(args: DevArgs, state_dir: Option<&Path>) -> anyhow::Result<()> 
     let options = LabOptions {
         plan: Plan {
             ports,
-            state_dir: state_dir_or_default(state_dir)?,
+            state_dir: crate::local::plan::state_dir_or_default(state_dir)?,
             bin_dir,
             env_overrides: Vec::new(),
         },
@@ -48,15 +48,6 @@ pub async fn dev(args: DevArgs, state_dir: Option<&Path>) -> anyhow::Result<()> 
         ready_timeout: args.ready_timeout,
     };
     up(options, obi).await
-}
-
-/// The folder with the service binaries: given, or the one this `lab` binary is in.
-pub fn bin_dir_or_default(bin_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
-    match bin_dir {
-        Some(dir) => Ok(dir),
-        None => sibling_bin_dir(&std::env::current_exe()?)
-            .context("cannot tell where the service binaries are; pass --bin-dir"),
-    }
 }
 
 async fn up(options: LabOptions, obi: Option<ObiOptions>) -> anyhow::Result<()> {
@@ -231,12 +222,4 @@ fn running_pid(pid_file: &Path) -> Option<u32> {
         .parse()
         .ok()?;
     Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
-}
-
-/// `--state-dir` (relative to the current folder), or `$TMPDIR/mop-lab`.
-pub fn state_dir_or_default(given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    match given {
-        Some(path) => Ok(std::env::current_dir()?.join(path)),
-        None => Ok(std::env::temp_dir().join("mop-lab")),
-    }
 }

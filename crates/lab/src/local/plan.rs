@@ -5,6 +5,8 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+
 /// The lab's ports. [`Ports::standard`] are the defaults of every service (`lab.md`) and of
 /// `loadgen`, so `just load spike` needs no configuration; tests use [`Ports::free`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,6 +315,23 @@ pub fn sibling_bin_dir(exe: &Path) -> Option<PathBuf> {
         return dir.parent().map(Path::to_path_buf);
     }
     Some(dir.to_path_buf())
+}
+
+/// The folder with the service binaries: given, or the one this `lab` binary is in.
+pub fn bin_dir_or_default(bin_dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match bin_dir {
+        Some(dir) => Ok(dir),
+        None => sibling_bin_dir(&std::env::current_exe()?)
+            .context("cannot tell where the service binaries are; pass --bin-dir"),
+    }
+}
+
+/// `--state-dir` (relative to the current folder), or `$TMPDIR/mop-lab`.
+pub fn state_dir_or_default(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(path) => Ok(std::env::current_dir()?.join(path)),
+        None => Ok(std::env::temp_dir().join("mop-lab")),
+    }
 }
 
 #[cfg(test)]

@@ -76,8 +76,8 @@ pub fn exec(command: ObiCommand) -> anyhow::Result<()> {
         ObiCommand::Config { bin_dir } => {
             let plan = Plan {
                 ports: Ports::standard(),
-                state_dir: crate::local::exec::state_dir_or_default(None)?,
-                bin_dir: crate::local::exec::bin_dir_or_default(bin_dir)?,
+                state_dir: crate::local::plan::state_dir_or_default(None)?,
+                bin_dir: crate::local::plan::bin_dir_or_default(bin_dir)?,
                 env_overrides: Vec::new(),
             };
             let sentinel = plan
