@@ -6,7 +6,7 @@
 //! pause, a frozen VM or pod, an 8 s SIGSTOP in our tests), then unfences it a few milliseconds
 //! later — a client that asks in that window is told "0 brokers, 1 topic" and removes the only
 //! broker it knew. With no broker left it can send no Metadata request, so its own re-bootstrap
-//! (`metadata.recovery.rebootstrap.trigger.ms`) never starts (librdkafka issue #5301): every write
+//! (`metadata.recovery.rebootstrap.trigger.ms`) never starts (confluentinc/librdkafka#5301): every write
 //! times out and a consumer never finds its group coordinator again, for as long as the process
 //! lives. A new client bootstraps from `bootstrap.servers` afresh, which is what its owner does once
 //! [`BrokerWatch`] says so (`kafka::Producer` swaps its client, the consumer its group member).
