@@ -80,6 +80,15 @@ impl<'a> Reader<'a> {
         }
         Some(())
     }
+    /// A topic as Fetch and Produce v13+ name it (its id), or by name before.
+    fn topic_ref(&mut self, version: i16) -> Option<TopicRef> {
+        Some(if version >= 13 {
+            TopicRef::Id(self.topic_id()?)
+        } else {
+            TopicRef::Name(self.compact_string()?.unwrap_or_default())
+        })
+    }
+
     fn topic_id(&mut self) -> Option<TopicId> {
         self.take(16)?.try_into().ok()
     }
@@ -119,11 +128,7 @@ pub fn fetch_topics(message: &[u8]) -> Option<Vec<TopicRef>> {
     r.skip(4 + 4 + 4 + 1 + 4 + 4)?;
     let mut topics = Vec::new();
     for _ in 0..r.compact_len()? {
-        topics.push(if version >= 13 {
-            TopicRef::Id(r.topic_id()?)
-        } else {
-            TopicRef::Name(r.compact_string()?.unwrap_or_default())
-        });
+        topics.push(r.topic_ref(version)?);
         for _ in 0..r.compact_len()? {
             // partition, current_leader_epoch, fetch_offset, last_fetched_epoch, log_start_offset,
             // partition_max_bytes
@@ -145,11 +150,7 @@ pub fn produce_topics(message: &[u8]) -> Option<Vec<TopicRef>> {
     r.skip(2 + 4)?; // acks, timeout_ms
     let mut topics = Vec::new();
     for _ in 0..r.compact_len()? {
-        topics.push(if version >= 13 {
-            TopicRef::Id(r.topic_id()?)
-        } else {
-            TopicRef::Name(r.compact_string()?.unwrap_or_default())
-        });
+        topics.push(r.topic_ref(version)?);
         for _ in 0..r.compact_len()? {
             r.skip(4)?; // index
             r.skip_compact_bytes()?; // records
