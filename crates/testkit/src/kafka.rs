@@ -420,18 +420,22 @@ mod tests {
             home: dir.join("home"),
         };
         let started = std::time::Instant::now();
-        let err = KafkaBroker::launch(
-            dist,
-            None,
-            &Placement {
+        // A pinned port gives one attempt (no retries on other ports). A port free a moment ago
+        // can be taken by a concurrent test before the launch checks it: then take another.
+        let mut err = String::new();
+        for _ in 0..3 {
+            let placement = Placement {
                 port: Some(process::free_port().unwrap()),
                 dir: Some(dir.join("broker")),
-            },
-            Duration::from_secs(2),
-        )
-        .err()
-        .unwrap()
-        .0;
+            };
+            err = KafkaBroker::launch(dist.clone(), None, &placement, Duration::from_secs(2))
+                .err()
+                .unwrap()
+                .0;
+            if !err.contains("is in use") {
+                break;
+            }
+        }
         assert!(started.elapsed() < Duration::from_secs(20), "bounded wait");
         assert!(err.contains("did not accept connections"), "{err}");
         assert!(err.contains("within 2s (killed)"), "{err}");
