@@ -52,28 +52,34 @@ enum Command {
         )]
         password: String,
     },
+    // Tokens are URL-safe base64, so one in 64 starts with `-`: every token argument takes values
+    // that look like a flag (`allow_hyphen_values`), or clap would refuse such a token.
     /// Check an access token; prints its owner and expiry.
     Validate {
         /// The access token.
-        #[arg(env = "AUTH_TOKEN", hide_env_values = true)]
+        #[arg(env = "AUTH_TOKEN", hide_env_values = true, allow_hyphen_values = true)]
         access_token: String,
     },
     /// Exchange a refresh token for a new token pair.
     Refresh {
         /// The refresh token.
-        #[arg(env = "AUTH_REFRESH_TOKEN", hide_env_values = true)]
+        #[arg(
+            env = "AUTH_REFRESH_TOKEN",
+            hide_env_values = true,
+            allow_hyphen_values = true
+        )]
         refresh_token: String,
     },
     /// End the session of an access token.
     Logout {
         /// The access token (sent as `authorization: Bearer …`).
-        #[arg(env = "AUTH_TOKEN", hide_env_values = true)]
+        #[arg(env = "AUTH_TOKEN", hide_env_values = true, allow_hyphen_values = true)]
         access_token: String,
     },
     /// Print security events as JSON lines until interrupted (needs an admin's access token).
     Stream {
         /// The access token of an admin (sent as `authorization: Bearer …`).
-        #[arg(env = "AUTH_TOKEN", hide_env_values = true)]
+        #[arg(env = "AUTH_TOKEN", hide_env_values = true, allow_hyphen_values = true)]
         access_token: String,
         /// Only these event types (repeatable), e.g. `login-failed`; default all.
         #[arg(long = "type", value_enum)]

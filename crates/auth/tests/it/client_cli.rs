@@ -84,6 +84,18 @@ async fn every_subcommand_round_trips_a_session_and_prints_json() {
 }
 
 #[tokio::test]
+async fn a_token_that_starts_with_a_dash_is_a_token_not_a_flag() {
+    // URL-safe base64: one token in 64 starts with `-`. It must reach the server (exit 1 with the
+    // server's code), not stop at the argument parser (exit 2).
+    let server = support::start().await;
+    let token = format!("-{}", "A".repeat(42));
+    for command in ["validate", "refresh", "logout"] {
+        let err = json_err(&client(server.url.as_str(), &[command, &token]).await);
+        assert_eq!(err["error"]["code"], "UNAUTHENTICATED", "{command}: {err}");
+    }
+}
+
+#[tokio::test]
 async fn a_bad_address_exits_2_with_a_message_not_a_grpc_code() {
     let out = client("not a url", &["health"]).await;
     assert_eq!(out.status.code(), Some(2), "{out:?}");
