@@ -6,7 +6,9 @@ Cargo.lock so they cannot silently rot. Exit 1 with every violation listed.
 - plaintext: no TLS stack (rustls, native-tls, openssl) anywhere;
 - services never depend on each other (dev-dependencies for tests are allowed);
 - loadgen depends only on common and proto among the workspace crates;
-- common knows no database, cache or broker client;
+- common knows no database, cache or broker client — except behind an optional feature that only a
+  crate using that same client turns on (`kafka`: the events service and loadgen read their own
+  librdkafka clients' statistics with it);
 - only orders among the services uses sqlx, and besides it only testkit, lab, xtask and loadgen (its SQL driver).
 """
 
@@ -44,8 +46,21 @@ for pkg in members.values():
     all_kinds = {d["name"] for d in pkg["dependencies"]}
     if "sqlx" in all_kinds and pkg["name"] not in SQLX_USERS:
         problems.append(f"{pkg['name']} depends on sqlx (only {sorted(SQLX_USERS)} may)")
-    if pkg["name"] == "common" and normal & BACKEND_CLIENTS:
-        problems.append(f"common depends on backend client(s) {sorted(normal & BACKEND_CLIENTS)}")
+    if pkg["name"] == "common":
+        required = {d["name"] for d in pkg["dependencies"] if d["kind"] is None and not d["optional"]}
+        if required & BACKEND_CLIENTS:
+            problems.append(f"common depends on backend client(s) {sorted(required & BACKEND_CLIENTS)}")
+
+# common's optional clients: a crate may turn one on only when it uses that client itself.
+common = next(p for p in members.values() if p["name"] == "common")
+for pkg in members.values():
+    turned_on = {f for d in pkg["dependencies"] if d["name"] == "common" for f in d["features"]}
+    turned_on |= {f.split("/", 1)[1] for fs in pkg["features"].values() for f in fs if f.startswith("common/")}
+    own = {d["name"] for d in pkg["dependencies"] if d["kind"] != "dev"}
+    for feature in turned_on:
+        clients = {f.removeprefix("dep:") for f in common["features"].get(feature, [])} & BACKEND_CLIENTS
+        if clients - own:
+            problems.append(f"{pkg['name']} turns on common/{feature} ({sorted(clients)}) without using it itself")
 
 if problems:
     print("invariants violated:")

@@ -8,6 +8,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use common::kafka_brokers::{self as brokers, BrokerWatch, Watched};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -19,7 +20,6 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::util::Timeout;
 use tokio_util::sync::CancellationToken;
 
-use crate::brokers::{self, BrokerWatch, Watched};
 use crate::config::KafkaArgs;
 use crate::event::EventType;
 
@@ -152,7 +152,7 @@ impl Producer {
     }
 
     /// The client in use now; a client that forgot every broker is replaced first
-    /// ([`brokers`](crate::brokers) says why that happens).
+    /// ([`common::kafka_brokers`] says why that happens).
     pub fn current(&self) -> ProducerClient {
         self.checked().1
     }

@@ -5,11 +5,10 @@
 //! consumer as a Kafka consumer (`process orders.created`) and producer (`send notifications`).
 //!
 //! Reading order: [`config`] → [`event`] (the event and its validation rules) → [`kafka`] (topics,
-//! client settings, headers) → [`brokers`] (replacing a client that forgot every broker) → [`error`] (what the intake answers when it fails) → [`producer`]
+//! client settings, headers; [`common::kafka_brokers`] says when a client forgot every broker) → [`error`] (what the intake answers when it fails) → [`producer`]
 //! (the intake: start-up, Kafka send, HTTP handlers) → [`consumer`] (dispatcher, partition
 //! workers, roles, admin server).
 
-pub mod brokers;
 pub mod config;
 pub mod consumer;
 pub mod error;

@@ -15,7 +15,7 @@ use rdkafka::error::KafkaResult;
 use rdkafka::topic_partition_list::TopicPartitionList;
 
 use super::{GroupConsumer, Stat, Stats};
-use crate::brokers::BrokerWatch;
+use common::kafka_brokers::BrokerWatch;
 
 /// Which partitions this member owns, each with the epoch of its latest assignment, so a worker
 /// started for an earlier assignment notices it no longer owns the partition.
@@ -129,7 +129,7 @@ impl ConsumerContext for GroupContext {
 }
 
 /// This process's group member: its client, replaced by a new one (a new member of the same group)
-/// when the client forgot every broker ([`crate::brokers`]).
+/// when the client forgot every broker ([`common::kafka_brokers`]).
 pub(super) struct Member {
     pub(super) consumer: Arc<GroupConsumer>,
 }

@@ -326,6 +326,9 @@ fn consumer_config(config: &ConsumerConfig) -> ClientConfig {
         .set("queued.max.messages.kbytes", "4096")
         .set("queued.min.messages", "1000")
         .set("reconnect.backoff.max.ms", "1000")
-        .set("statistics.interval.ms", crate::brokers::STATS_INTERVAL_MS);
+        .set(
+            "statistics.interval.ms",
+            common::kafka_brokers::STATS_INTERVAL_MS,
+        );
     c
 }

@@ -261,7 +261,7 @@ async fn an_outage_while_writing_the_output_waits_for_the_broker_instead_of_dead
     // The freeze outlasts the broker's own session with its controller (`broker.session.timeout.ms`,
     // 9 s), so at the thaw the controller fences the broker and unfences it milliseconds later. A
     // client that asks for metadata in between is told "0 brokers" and forgets the only broker it
-    // knew; librdkafka never finds it again by itself (src/brokers.rs). Before the services replaced
+    // knew; librdkafka never finds it again by itself (common::kafka_brokers). Before the services replaced
     // such clients the held event was not notified within 60 s of the thaw in 2 of 3 runs (the
     // third wrote it just before its client forgot the broker) and in all 3 the consumer never found
     // its group coordinator again; with them both events were notified 1.6–8.5 s after the thaw.

@@ -1,21 +1,25 @@
 //! The Kafka driver: order events produced straight to `orders.*` (plain Kafka protocol, so OBI sees
 //! `send orders.created`), `acks=all` and idempotent like the intake, with an optional share of poison
 //! records — undecodable payloads the consumers must dead-letter without stopping the partition.
+//! A producer that forgot every broker (a broker stalled past its controller session, see
+//! `common::kafka_brokers`) is replaced before the next record, as the events intake replaces its own.
 
 #[cfg(feature = "kafka")]
 use std::collections::HashMap;
 #[cfg(feature = "kafka")]
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 #[cfg(feature = "kafka")]
 use std::time::{Duration, SystemTime};
 
+#[cfg(feature = "kafka")]
+use common::kafka_brokers::{self, BrokerWatch, Watched};
 use common::rng::SplitMix64;
 #[cfg(feature = "kafka")]
 use rdkafka::ClientConfig;
 #[cfg(feature = "kafka")]
 use rdkafka::message::{Header, OwnedHeaders};
 #[cfg(feature = "kafka")]
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use serde::{Deserialize, Serialize};
 
 use crate::stats::Outcome;
@@ -49,10 +53,15 @@ pub fn default_customer() -> String {
 #[cfg(feature = "kafka")]
 const PRODUCER_ID_DELAY: Duration = Duration::from_millis(600);
 
+/// A producer client whose context watches whether it still knows a broker.
+#[cfg(feature = "kafka")]
+type Producer = FutureProducer<Watched>;
+
 #[cfg(feature = "kafka")]
 #[derive(Default)]
 pub struct KafkaDriver {
-    producers: Mutex<HashMap<String, FutureProducer>>,
+    /// One producer per bootstrap list, with the watch its statistics feed.
+    producers: Mutex<HashMap<String, (Producer, Arc<BrokerWatch>)>>,
 }
 
 #[cfg(feature = "kafka")]
@@ -64,15 +73,35 @@ impl std::fmt::Debug for KafkaDriver {
 
 #[cfg(feature = "kafka")]
 impl KafkaDriver {
-    fn producer(&self, brokers: &str) -> Result<FutureProducer, rdkafka::error::KafkaError> {
+    /// The producer for `brokers`: the one made before, unless it has forgotten every broker —
+    /// then a new one, which bootstraps afresh (it asks for a producer id first, so its first
+    /// records wait for that).
+    fn producer(&self, brokers: &str) -> Result<Producer, rdkafka::error::KafkaError> {
         let mut producers = self
             .producers
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(p) = producers.get(brokers) {
-            return Ok(p.clone());
+        if let Some((p, watch)) = producers.get(brokers) {
+            if watch.forgot_every_broker() {
+                tracing::warn!(
+                    brokers,
+                    "the Kafka producer forgot every broker; replacing it"
+                );
+            } else if let Some((code, reason)) = p.client().fatal_error() {
+                // An idempotent producer's fatal error (a lost sequence) fails every later record.
+                tracing::warn!(
+                    brokers,
+                    ?code,
+                    reason,
+                    "the Kafka producer failed; replacing it"
+                );
+            } else {
+                return Ok(p.clone());
+            }
         }
-        let p: FutureProducer = ClientConfig::new()
+        let watched = Watched::default();
+        let watch = Arc::clone(&watched.watch);
+        let p: Producer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
             .set("acks", "all")
             .set("enable.idempotence", "true")
@@ -81,8 +110,14 @@ impl KafkaDriver {
             .set("linger.ms", "2")
             // The intake's partitioner (murmur2, as the Java client), so an order keeps its partition.
             .set("partitioner", "murmur2_random")
-            .create()?;
-        producers.insert(brokers.to_owned(), p.clone());
+            .set("statistics.interval.ms", kafka_brokers::STATS_INTERVAL_MS)
+            .create_with_context(watched)?;
+        if let Some((old, _)) = producers.insert(brokers.to_owned(), (p.clone(), watch)) {
+            // Dropping the last handle purges the client's queue and waits up to 500 ms for the
+            // results (rdkafka's `BaseProducer::drop`): not on a runtime worker. Records still in
+            // flight hold their own handles and fail on their own timeout.
+            std::thread::spawn(move || drop(old));
+        }
         Ok(p)
     }
 

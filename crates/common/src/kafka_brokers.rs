@@ -9,7 +9,8 @@
 //! (`metadata.recovery.rebootstrap.trigger.ms`) never starts (confluentinc/librdkafka#5301): every write
 //! times out and a consumer never finds its group coordinator again, for as long as the process
 //! lives. A new client bootstraps from `bootstrap.servers` afresh, which is what its owner does once
-//! [`BrokerWatch`] says so (`kafka::Producer` swaps its client, the consumer its group member).
+//! [`BrokerWatch`] says so: the events intake's `kafka::Producer` swaps its client, its consumer its
+//! group member, loadgen's Kafka driver its producer.
 //!
 //! How it is noticed: the client's statistics (every [`STATS_INTERVAL_MS`]) list its brokers with
 //! their source. A broker that is down is still listed; only `logical` (the group coordinator
