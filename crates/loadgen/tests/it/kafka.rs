@@ -106,12 +106,12 @@ async fn events_and_planned_poison_reach_the_topic() {
 
 /// A run that spans a broker freeze longer than the broker's controller session (9 s) gets
 /// acknowledgements again within seconds of the thaw, not timeouts until it ends. At the thaw the
-/// controller fences the broker for ~20 ms; a producer that asks for metadata in that window
-/// forgets its only broker for good, and the driver replaces it (`common::kafka_brokers`). Whether
-/// the window is hit is a race: a producer alone, without consumers' frequent requests, hit it in
-/// none of 10 runs here, some with extra Metadata requests sent at the thaw (the events service's
-/// freeze test, with consumers, hits it in most). So this test holds the recovery, not the
-/// replacement itself.
+/// controller fences the broker for tens of milliseconds (20–60 ms seen here); a producer that asks
+/// for metadata in that window forgets its only broker for good, and the driver replaces it
+/// (`common::kafka_brokers`). Whether the window is hit is a race: a producer alone, without
+/// consumers' frequent requests, hit it in none of 10 runs here, some with extra Metadata requests
+/// sent at the thaw (the events service's freeze test, with consumers, hits it in most). So this
+/// test holds the recovery, not the replacement itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_are_acknowledged_again_after_a_broker_freeze() {
     use loadgen::driver::kafka::KafkaDriver;
