@@ -30,7 +30,7 @@ export default mopDashboard(
         noun: "commands",
         errors: `error_type!=""`,
         errorMeaning: "Redis answered with an error reply",
-        // Redis answers in microseconds: the lab sets sub-millisecond buckets (obi.md).
+        // Redis answers in microseconds: the lab sets sub-millisecond buckets (obi-config.yml).
         slow: [0.005, 0.025],
       }),
     );

@@ -10,7 +10,7 @@ pub const YAML: &str = include_str!("../../visibility.yaml");
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Matrix {
-    /// The OBI version the matrix describes (a minor release may rename telemetry: obi.md).
+    /// The OBI version the matrix describes (a minor release may rename telemetry: OBI's VERSIONING.md).
     pub obi: String,
     pub matrix: Vec<Entry>,
 }

@@ -18,7 +18,7 @@ const KUBERNETES_VERSION: &str = "1.36.0";
 
 /// What the lab may use at most: the sum of memory limits of the kind overlay's long-running pods.
 /// 4.5 GiB: 4 GiB held until OBI's limit was raised from 640 Mi to 1 GiB to clear its published
-/// ≈600 MB start-up peak (obi.md) with room for a node's many processes.
+/// ≈600 MB start-up peak (OBI's performance page, opentelemetry.io/docs/zero-code/obi/performance/) with room for a node's many processes.
 const FOOTPRINT_BUDGET: u64 = 4608 << 20;
 
 /// Run-to-completion workloads that are running nearly all the time (the background load).

@@ -84,7 +84,7 @@ fn obi_config_uses_only_v0_14_keys_and_points_at_the_labs_services() {
         Some(&Value::Bool(true))
     );
 
-    // The obi.md settings the lab depends on.
+    // The OBI settings the lab depends on (docs/visibility.md says why each matters).
     assert_eq!(
         config.pointer("/routes/unmatched").and_then(Value::as_str),
         Some("low-cardinality")
