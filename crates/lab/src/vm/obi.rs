@@ -166,7 +166,7 @@ fn record(
     );
     readme.push_str(
         "\nThe lab's reference data for what OBI really publishes: the OBI-shaped fixture\n\
-         (crates/xtask/src/tidy/dashboards/fixture.rs) is checked against these files\n\
+         (crates/xtask/src/tidy/dashboards/fixture/) is checked against these files\n\
          (`cargo test -p lab --test it recording`).\n\n\
          - `metrics.om` — OBI's Prometheus endpoint (`/metrics` and `/internal/metrics`) scraped every\n\
          \x20 15 s over the run, with timestamps; `promtool tsdb create-blocks-from openmetrics metrics.om DIR`\n\
